@@ -1,0 +1,900 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Thin bindings over the C scanner: buffers, the element index, Dataset and
+Element.  Values are converted only when asked for; bytes values are
+read-only views of the scanned memory.
+
+Lifetime: every view (a bytes value, a Dataset, an Element) keeps the
+BufferOwner alive through its _Index, so the mapping outlives the Dataset
+that made it.  Dataset.close() drops the Dataset's own reference only.
+"""
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, int16_t, int32_t, int64_t, uint64_t
+from libc.string cimport memcpy, strlen
+from cpython.buffer cimport (PyObject_GetBuffer, PyBuffer_Release, PyBUF_SIMPLE,
+                             PyBUF_WRITABLE, PyBuffer_FillInfo)
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.unicode cimport PyUnicode_DecodeLatin1, PyUnicode_DecodeASCII
+from posix.mman cimport mmap, munmap, PROT_READ, MAP_PRIVATE, MAP_FAILED
+from posix.fcntl cimport open as posix_open, O_RDONLY
+from posix.unistd cimport close as posix_close
+from posix.stat cimport struct_stat, fstat
+
+cimport rapidicom_c as c
+from rapidicom_c cimport rd_index, rd_record, rd_error, rd_status, rd_scan_options
+
+import os
+import struct
+
+from rapidicom import errors as _errors
+from rapidicom import charset as _charset
+
+# ---------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------
+
+_ERROR_CLASSES = {
+    c.RD_ERR_TRUNCATED: _errors.TruncatedError,
+    c.RD_ERR_INVALID: _errors.InvalidDicomError,
+    c.RD_ERR_LIMIT: _errors.LimitExceededError,
+    c.RD_ERR_UNSUPPORTED: _errors.UnsupportedError,
+    c.RD_ERR_DECODE: _errors.DecodeError,
+    c.RD_ERR_NOT_DICOM: _errors.InvalidDicomError,
+}
+
+
+cdef str _tag_str(uint32_t tag):
+    return "(%04X,%04X)" % (tag >> 16, tag & 0xFFFF)
+
+
+cdef object _make_error(rd_error *err, object name):
+    if err.code == c.RD_ERR_NOMEM:
+        return MemoryError(err.msg.decode("utf-8", "replace"))
+    cls = _ERROR_CLASSES.get(err.code, _errors.InvalidDicomError)
+    msg = err.msg.decode("utf-8", "replace")
+    path = err.path.decode("ascii", "replace")
+    tag = None if err.tag == c.RD_NO_TAG else err.tag
+    where = "at offset %d" % err.offset
+    if path or tag is not None:
+        where += " in " + path + (_tag_str(err.tag) if tag is not None else "")
+    if name:
+        where += " of " + str(name)
+    return cls("%s (%s)" % (msg, where), offset=err.offset, tag=tag, path=path)
+
+
+# ---------------------------------------------------------------------------
+# Memory
+# ---------------------------------------------------------------------------
+
+cdef class BufferOwner:
+    """The scanned memory: a read-only mapping of a file or a borrowed buffer."""
+
+    def __init__(self):
+        raise TypeError("BufferOwner objects are created by rapidicom.open()")
+
+    def __dealloc__(self):
+        if self.mapping != NULL:
+            munmap(self.mapping, self.mapping_size)
+            self.mapping = NULL
+        if self.view_acquired:
+            PyBuffer_Release(&self.view)
+            self.view_acquired = False
+
+    def __getbuffer__(self, Py_buffer *buffer, int flags):
+        if flags & PyBUF_WRITABLE:
+            raise BufferError("rapidicom buffers are read-only")
+        cdef const uint8_t *p = self.ptr if self.ptr != NULL else <const uint8_t *>b""
+        PyBuffer_FillInfo(buffer, self, <void *>p, <Py_ssize_t>self.size, 1, flags)
+
+    @property
+    def nbytes(self):
+        return self.size
+
+    @property
+    def is_mapped(self):
+        return self.mapping != NULL
+
+
+cdef BufferOwner _owner_from_fd(int fd, object name):
+    cdef struct_stat st
+    cdef BufferOwner owner = BufferOwner.__new__(BufferOwner)
+    cdef void *m
+    owner.name = name
+    if fstat(fd, &st) != 0:
+        raise OSError("cannot stat %s" % (name,))
+    if st.st_size > 0:
+        with nogil:
+            m = mmap(NULL, <size_t>st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
+        if m == MAP_FAILED:
+            raise OSError("cannot map %s" % (name,))
+        owner.mapping = m
+        owner.mapping_size = <uint64_t>st.st_size
+        owner.ptr = <const uint8_t *>m
+        owner.size = <uint64_t>st.st_size
+    return owner
+
+
+cdef BufferOwner _owner_from_path(object path):
+    cdef bytes fs = os.fsencode(path)
+    cdef const char *cpath = fs
+    cdef int fd
+    with nogil:
+        fd = posix_open(cpath, O_RDONLY)
+    if fd < 0:
+        # Let Python produce the right OSError subclass and message.
+        with open(path, "rb"):
+            pass
+        raise OSError("cannot open %s" % (path,))
+    try:
+        return _owner_from_fd(fd, os.fspath(path))
+    finally:
+        posix_close(fd)
+
+
+cdef BufferOwner _owner_from_buffer(object obj):
+    cdef BufferOwner owner = BufferOwner.__new__(BufferOwner)
+    PyObject_GetBuffer(obj, &owner.view, PyBUF_SIMPLE)
+    owner.view_acquired = True
+    owner.ptr = <const uint8_t *>owner.view.buf
+    owner.size = <uint64_t>owner.view.len
+    owner.source = obj
+    return owner
+
+
+cdef BufferOwner _owner_from_source(object source):
+    if isinstance(source, (str, os.PathLike)):
+        return _owner_from_path(source)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return _owner_from_buffer(source)
+    if hasattr(source, "read"):
+        fileno = getattr(source, "fileno", None)
+        if fileno is not None:
+            try:
+                fd = fileno()
+                pos = source.tell()
+            except Exception:
+                fd = -1
+            if fd >= 0 and pos == 0:
+                return _owner_from_fd(fd, getattr(source, "name", None))
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise TypeError("file object must be opened in binary mode")
+        return _owner_from_buffer(data)
+    try:
+        return _owner_from_buffer(source)
+    except TypeError:
+        raise TypeError("rapidicom.open() takes a path, bytes-like object or binary "
+                        "file, not %s" % type(source).__name__) from None
+
+
+# ---------------------------------------------------------------------------
+# Index
+# ---------------------------------------------------------------------------
+
+cdef class _Index:
+
+    def __init__(self):
+        raise TypeError("_Index objects are created by rapidicom.open()")
+
+    def __dealloc__(self):
+        c.rd_index_free(self.ptr)
+        self.ptr = NULL
+
+    def __getbuffer__(self, Py_buffer *buffer, int flags):
+        if flags & PyBUF_WRITABLE:
+            raise BufferError("rapidicom buffers are read-only")
+        cdef const uint8_t *p = self.ptr.data if self.ptr.data != NULL else <const uint8_t *>b""
+        PyBuffer_FillInfo(buffer, self, <void *>p, <Py_ssize_t>self.ptr.size, 1, flags)
+
+    cdef object memory(self):
+        if self._view is None:
+            self._view = memoryview(self)
+        return self._view
+
+
+cdef rd_scan_options _options(bint lenient, object max_depth):
+    cdef rd_scan_options opt
+    c.rd_scan_options_default(&opt)
+    if lenient:
+        opt.flags |= c.RD_SCAN_LENIENT
+    if max_depth is not None:
+        opt.max_depth = max_depth
+    return opt
+
+
+def open(source, *, bint lenient=False, max_depth=None):
+    """Open DICOM data and index its elements without copying them.
+
+    Parameters
+    ----------
+    source : str, os.PathLike, bytes, bytearray, memoryview or binary file
+        A path is memory-mapped; a buffer is borrowed (not copied) and must
+        not change while the dataset is in use.
+    lenient : bool, optional
+        Accept values that run past the end of the data (clamped, with
+        ``ds.warnings`` noting it) instead of raising.
+    max_depth : int, optional
+        Maximum sequence nesting depth (default 64).
+
+    Returns
+    -------
+    Dataset
+
+    Raises
+    ------
+    rapidicom.DicomError
+        When the data is not valid DICOM; the message names the byte
+        offset and the element path.
+    """
+    cdef BufferOwner owner = _owner_from_source(source)
+    cdef rd_scan_options opt = _options(lenient, max_depth)
+    cdef rd_index *index = NULL
+    cdef rd_error err
+    cdef rd_status status
+    cdef const uint8_t *ptr = owner.ptr
+    cdef uint64_t size = owner.size
+    with nogil:
+        status = c.rd_scan_file(ptr, size, &opt, &index, &err)
+    if status != c.RD_OK:
+        raise _make_error(&err, owner.name)
+    cdef _Index idx = _Index.__new__(_Index)
+    idx.ptr = index
+    idx.base = owner
+    cdef Dataset ds = _new_dataset(idx, c.RD_ROOT, None,
+                                   (index.flags & c.RD_IDX_IMPLICIT_VR) != 0,
+                                   (index.flags & c.RD_IDX_BIG_ENDIAN) == 0)
+    return ds
+
+
+cdef _Index _sub_index(_Index idx, uint32_t rec, bint implicit, bint little):
+    """Parse a value found to be a sequence after the scan (private SQ, UN)."""
+    cdef _Index sub
+    if idx.sub_indexes is None:
+        idx.sub_indexes = {}
+    sub = idx.sub_indexes.get(rec)
+    if sub is not None:
+        return sub
+    cdef rd_record *r = &idx.ptr.records[rec]
+    cdef rd_index *out = NULL
+    cdef rd_error err
+    cdef rd_status status
+    cdef rd_scan_options opt = _options(False, None)
+    cdef uint64_t length = r.length
+    if r.flags & c.RD_REC_UNDEFINED_LENGTH:
+        length = 0xFFFFFFFF
+    with nogil:
+        status = c.rd_scan_sequence(idx.ptr.data, idx.ptr.size, r.value_offset, length,
+                                    implicit, little, &opt, &out, &err)
+    if status != c.RD_OK:
+        raise _make_error(&err, None)
+    sub = _Index.__new__(_Index)
+    sub.ptr = out
+    sub.base = idx
+    idx.sub_indexes[rec] = sub
+    return sub
+
+
+# ---------------------------------------------------------------------------
+# Dictionary
+# ---------------------------------------------------------------------------
+
+cdef dict _KEYWORD_TO_TAG = {}
+cdef dict _TAG_TO_KEYWORD = {}
+
+
+cdef _build_keyword_tables():
+    cdef size_t i
+    cdef const c.rd_dict_entry *e
+    for i in range(c.rd_dict_count()):
+        e = c.rd_dict_at(i)
+        kw = e.keyword.decode("ascii")
+        if kw:
+            _KEYWORD_TO_TAG[kw] = e.tag
+            _TAG_TO_KEYWORD[e.tag] = kw
+
+
+_build_keyword_tables()
+
+
+def tag_for_keyword(str keyword):
+    """Return the tag of a DICOM keyword, or None."""
+    return _KEYWORD_TO_TAG.get(keyword)
+
+
+def keyword_for_tag(uint32_t tag):
+    """Return the keyword of a tag ('' for unknown tags and repeaters)."""
+    kw = _TAG_TO_KEYWORD.get(tag)
+    if kw is not None:
+        return kw
+    cdef const c.rd_dict_entry *e = c.rd_dict_find(tag)
+    return e.keyword.decode("ascii") if e != NULL else ""
+
+
+def dictionary_vr(uint32_t tag):
+    """The VR the data dictionary gives a tag (may be ambiguous, "US or SS")."""
+    cdef const c.rd_dict_entry *e = c.rd_dict_find(tag)
+    return e.vr.decode("ascii") if e != NULL else None
+
+
+def dictionary_entry(uint32_t tag):
+    """(VR, VM, name, keyword, retired) for a tag, or None."""
+    cdef const c.rd_dict_entry *e = c.rd_dict_find(tag)
+    if e == NULL:
+        return None
+    return (e.vr.decode("ascii"), e.vm.decode("ascii"), e.name.decode("utf-8"),
+            e.keyword.decode("ascii"), bool(e.retired))
+
+
+cdef inline uint32_t _tag_of(object key) except? 0xFFFFFFFF:
+    """Tag from an int, a (group, element) pair or a keyword; RD_NONE if unknown."""
+    if isinstance(key, str):
+        t = _KEYWORD_TO_TAG.get(key)
+        return c.RD_NONE if t is None else <uint32_t>t
+    if isinstance(key, int):
+        if key < 0 or key > 0xFFFFFFFF:
+            raise ValueError("tag out of range: %r" % (key,))
+        return <uint32_t>key
+    if isinstance(key, tuple) and len(key) == 2:
+        g, e = key
+        if not (0 <= g <= 0xFFFF and 0 <= e <= 0xFFFF):
+            raise ValueError("tag out of range: %r" % (key,))
+        return (<uint32_t>g << 16) | <uint32_t>e
+    raise TypeError("a tag is an int, a (group, element) tuple or a keyword, not %s"
+                    % type(key).__name__)
+
+
+# ---------------------------------------------------------------------------
+# Value conversion
+# ---------------------------------------------------------------------------
+
+# Tags whose VR is "US or SS" and depends on Pixel Representation.
+_US_SS_TAGS = frozenset((
+    0x00189810, 0x00221452, 0x00280104, 0x00280105, 0x00280106, 0x00280107,
+    0x00280108, 0x00280109, 0x00280110, 0x00280111, 0x00280120, 0x00280121,
+    0x00281101, 0x00281102, 0x00281103, 0x00283002, 0x00409211, 0x00409216,
+    0x00603004, 0x00603006))
+_WAVEFORM_OB_OW_TAGS = frozenset((0x54000110, 0x54000112, 0x5400100A, 0x54001010))
+_LUT_DESCRIPTOR_TAGS = frozenset((0x00281101, 0x00281102, 0x00281103, 0x00283002))
+_TEXT_EMPTY_STR = frozenset(("AE", "AS", "CS", "DA", "DT", "LO", "LT", "PN", "SH",
+                             "ST", "TM", "UC", "UI", "UR", "UT"))
+_STRUCT_FORMATS = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": "d",
+                   "SV": "q", "UV": "Q"}
+_BYTES_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "UN"))
+
+
+cdef inline bint _is_private(uint32_t tag):
+    return (tag >> 16) & 1
+
+
+cdef object _private_vr(Dataset ds, uint32_t tag):
+    """VR of a private tag from its Private Creator, like pydicom: LO for the
+    creator itself, the private dictionary's VR, else UN."""
+    cdef uint32_t elem = tag & 0xFFFF
+    if 0x0010 <= elem <= 0x00FF:
+        return "LO"
+    if elem & 0xFF00:
+        creator = ds._raw_text((tag & 0xFFFF0000) | (elem >> 8))
+        if creator:
+            enc = creator.encode("latin-1", "replace")
+            vr = c.rd_private_dict_vr(enc, len(enc), tag)
+            if vr != NULL:
+                return vr.decode("ascii")
+    return "UN"
+
+
+cdef inline str _latin1(const uint8_t *p, uint64_t n):
+    return PyUnicode_DecodeLatin1(<const char *>p, <Py_ssize_t>n, NULL)
+
+
+cdef object _multi(str s, object valtype):
+    """pydicom's multi_string: strip trailing spaces/NULs, split on backslash."""
+    items = s.rstrip(" \x00").split("\\")
+    if len(items) == 1:
+        return valtype(items[0]) if valtype is not None else items[0]
+    if valtype is None:
+        return items
+    return [valtype(x) for x in items]
+
+
+cdef object _ds_value(str s):
+    if s.strip() == "":
+        return s
+    return float(s)
+
+
+cdef object _is_value(str s):
+    if s.strip() == "":
+        return s
+    try:
+        return int(s)
+    except ValueError:
+        f = float(s)
+        return int(f) if f == int(f) else f
+
+
+cdef object _numbers(const uint8_t *p, uint64_t n, str vr, bint little):
+    fmt = _STRUCT_FORMATS[vr]
+    size = struct.calcsize("=" + fmt)
+    if n % size:
+        raise _errors.InvalidDicomError(
+            "value of %d bytes is not a multiple of %d for VR %s" % (n, size, vr))
+    count = n // size
+    values = struct.unpack(("<" if little else ">") + str(count) + fmt,
+                           PyBytes_FromStringAndSize(<const char *>p, <Py_ssize_t>n))
+    if count == 1:
+        return values[0]
+    return list(values)
+
+
+cdef object _tags(const uint8_t *p, uint64_t n, bint little):
+    cdef uint64_t i
+    cdef uint32_t g, e
+    out = []
+    for i in range(0, n - n % 4, 4):
+        if little:
+            g = p[i] | (p[i + 1] << 8)
+            e = p[i + 2] | (p[i + 3] << 8)
+        else:
+            g = (p[i] << 8) | p[i + 1]
+            e = (p[i + 2] << 8) | p[i + 3]
+        out.append((g << 16) | e)
+    if n == 4:
+        return out[0]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Dataset
+# ---------------------------------------------------------------------------
+
+cdef Dataset _new_dataset(_Index idx, uint32_t container, Dataset parent,
+                          bint implicit_vr, bint little_endian):
+    cdef Dataset ds = Dataset.__new__(Dataset)
+    ds.idx = idx
+    ds.container = container
+    ds.parent = parent
+    ds.implicit_vr = implicit_vr
+    ds.little_endian = little_endian
+    return ds
+
+
+cdef class Dataset:
+    """A DICOM dataset backed by the element index of a scanned buffer.
+
+    Values are converted when read.  Bytes values (OB, OW, UN, ...) are
+    read-only memoryviews of the scanned memory: they keep it alive and
+    reflect it; use ``bytes(value)`` to detach a copy.
+    """
+
+    def __init__(self):
+        raise TypeError("Dataset objects are created by rapidicom.open()")
+
+    # -- list of direct children ------------------------------------------
+
+    cdef void _children(self, const uint32_t **files, const uint32_t **sorted_,
+                               uint32_t *count):
+        cdef rd_index *ix = self.idx.ptr
+        cdef uint32_t start
+        if self.container == c.RD_ROOT:
+            start = ix.root_start
+            count[0] = ix.root_count
+        elif self.container == c.RD_META:
+            start = ix.meta_start
+            count[0] = ix.meta_count
+        else:
+            start = ix.records[self.container].child_start
+            count[0] = ix.records[self.container].child_count
+        files[0] = ix.children + start
+        sorted_[0] = ix.sorted + start
+
+    cdef uint32_t _find(self, uint32_t tag):
+        return c.rd_index_find(self.idx.ptr, self.container, tag)
+
+    cdef bint _record_implicit(self, uint32_t rec):
+        return (self.idx.ptr.records[rec].flags & c.RD_REC_IMPLICIT_VR) != 0
+
+    cdef bint _record_little(self, uint32_t rec):
+        return (self.idx.ptr.records[rec].flags & c.RD_REC_BIG_ENDIAN) == 0
+
+    cdef str _raw_text(self, uint32_t tag):
+        """A tag's value as stripped latin-1 text, or None (no conversion rules)."""
+        cdef uint32_t rec = self._find(tag)
+        if rec == c.RD_NONE:
+            return None
+        cdef rd_record *r = &self.idx.ptr.records[rec]
+        return _latin1(self.idx.ptr.data + r.value_offset, r.length).strip(" \x00")
+
+    # -- character sets -------------------------------------------------
+
+    @property
+    def encodings(self):
+        """Python codec names for the text values of this dataset."""
+        if self._encodings is None:
+            rec = self._find(0x00080005)
+            if rec != c.RD_NONE:
+                value = self._value(rec)
+                self._encodings = tuple(_charset.python_encodings(value))
+            elif self.parent is not None:
+                self._encodings = self.parent.encodings
+            else:
+                self._encodings = tuple(_charset.DEFAULT_ENCODINGS)
+        return self._encodings
+
+    # -- VR resolution ----------------------------------------------------
+
+    cdef str _vr(self, uint32_t rec):
+        """The VR of a record as pydicom reports it after reading."""
+        cdef rd_record *r = &self.idx.ptr.records[rec]
+        cdef uint32_t tag = r.tag
+        cdef const c.rd_dict_entry *e
+        cdef str vr
+        if r.flags & c.RD_REC_SEQUENCE:
+            return "SQ"
+        if r.vr[0] != 0:
+            vr = PyUnicode_DecodeLatin1(r.vr, 2, NULL)
+            if vr != "UN":
+                return vr
+            # UN with a known VR is read as that VR.
+            if _is_private(tag):
+                vr = _private_vr(self, tag)
+            elif r.length < 0xFFFF:
+                e = c.rd_dict_find(tag)
+                if e != NULL:
+                    vr = e.vr.decode("ascii")
+        else:
+            e = c.rd_dict_find(tag)
+            if e != NULL:
+                vr = e.vr.decode("ascii")
+            elif _is_private(tag):
+                vr = _private_vr(self, tag)
+            elif (tag & 0xFFFF) == 0:
+                vr = "UL"
+            else:
+                vr = "UN"
+        if " or " in vr:
+            vr = self._resolve_ambiguous(rec, vr)
+        return vr
+
+    cdef object _int_attr(self, uint32_t tag):
+        rec = self._find(tag)
+        if rec == c.RD_NONE:
+            return None
+        return self._value(rec)
+
+    cdef str _resolve_ambiguous(self, uint32_t rec, str vr):
+        cdef rd_record *r = &self.idx.ptr.records[rec]
+        cdef uint32_t tag = r.tag
+        if tag == 0x7FE00010:
+            if r.flags & c.RD_REC_UNDEFINED_LENGTH:
+                return "OB"
+            if self.implicit_vr:
+                return "OW"
+            bits = self._int_attr(0x00280100)
+            return "OW" if bits is not None and bits > 8 else "OB"
+        if tag in _US_SS_TAGS:
+            return "US" if self._pixel_representation() == 0 else "SS"
+        if tag in _WAVEFORM_OB_OW_TAGS:
+            if self.implicit_vr:
+                return "OW"
+            bits = self._int_attr(0x003A021A)
+            return "OW" if bits is not None and bits > 8 else "OB"
+        if tag == 0x00283006:
+            desc = self._int_attr(0x00283002)
+            if isinstance(desc, list) and desc and desc[0] == 1:
+                return "US"
+            return "OW"
+        if (tag & 0xFFE1FFFF) == 0x60003000 and (tag >> 16) <= 0x601E:
+            return "OW"
+        return vr
+
+    cdef int _pixel_representation(self):
+        """Pixel Representation governing this dataset: its own, else the
+        nearest ancestor's, else 0 unless Pixel Data without it is present."""
+        cdef Dataset d = self
+        while d is not None:
+            rec = d._find(0x00280103)
+            if rec != c.RD_NONE:
+                v = d._value(rec)
+                if isinstance(v, int):
+                    return v
+            d = d.parent
+        if self._find(0x7FE00010) != c.RD_NONE:
+            return 1
+        return 0
+
+    # -- values -----------------------------------------------------------
+
+    cdef object _value(self, uint32_t rec):
+        return self._convert(rec, self._vr(rec))
+
+    cdef object _convert(self, uint32_t rec, str vr):
+        cdef rd_index *ix = self.idx.ptr
+        cdef rd_record *r = &ix.records[rec]
+        cdef const uint8_t *p = ix.data + r.value_offset
+        cdef uint64_t n = r.length
+        cdef bint little = (r.flags & c.RD_REC_BIG_ENDIAN) == 0
+        cdef str s
+        if vr == "SQ":
+            return self._sequence(rec)
+        if n == 0 and not (r.flags & c.RD_REC_UNDEFINED_LENGTH):
+            if vr in _TEXT_EMPTY_STR:
+                return ""
+            return None
+        if vr == "UI":
+            return _multi(_latin1(p, n).rstrip("\x00 "), None)
+        if vr == "CS" or vr == "DA" or vr == "TM" or vr == "DT" or vr == "AS":
+            return _multi(_latin1(p, n), None)
+        if vr == "US":
+            if n == 2:
+                return <uint16_t>(p[0] | (p[1] << 8)) if little else <uint16_t>((p[0] << 8) | p[1])
+            value = _numbers(p, n, vr, little)
+            return self._lut_fix(r.tag, value)
+        if vr == "IS":
+            return _multi(_latin1(p, n), _is_value)
+        if vr == "DS":
+            return _multi(_latin1(p, n).strip(), _ds_value)
+        if vr in _STRUCT_FORMATS:
+            return self._lut_fix(r.tag, _numbers(p, n, vr, little))
+        if vr == "SH" or vr == "LO" or vr == "UC":
+            return _charset.convert_text(PyBytes_FromStringAndSize(<const char *>p, n),
+                                         self.encodings)
+        if vr == "ST" or vr == "LT" or vr == "UT":
+            return _charset.convert_single_text(
+                PyBytes_FromStringAndSize(<const char *>p, n), self.encodings)
+        if vr == "PN":
+            return _charset.convert_pn(PyBytes_FromStringAndSize(<const char *>p, n),
+                                       self.encodings)
+        if vr == "AE":
+            items = [x.strip() for x in _latin1(p, n).split("\\")]
+            return items[0] if len(items) == 1 else items
+        if vr == "UR":
+            return _latin1(p, n).rstrip()
+        if vr == "AT":
+            return _tags(p, n, little)
+        # OB, OW, UN, OF, ... and unresolved ambiguous VRs: a zero-copy view.
+        return self.idx.memory()[r.value_offset:r.value_offset + n]
+
+    cdef object _lut_fix(self, uint32_t tag, object value):
+        if tag in _LUT_DESCRIPTOR_TAGS and isinstance(value, list) and value and value[0] < 0:
+            value[0] += 65536
+        return value
+
+    cdef list _sequence(self, uint32_t rec):
+        if self._cache is not None and rec in self._cache:
+            return self._cache[rec]
+        cdef rd_record *r = &self.idx.ptr.records[rec]
+        cdef _Index idx = self.idx
+        cdef uint32_t i, item
+        items = []
+        if r.flags & c.RD_REC_SEQUENCE:
+            for i in range(r.child_count):
+                item = idx.ptr.children[r.child_start + i]
+                items.append(self._item(idx, item))
+        elif r.length:
+            idx = _sub_index(self.idx, rec, self._record_implicit(rec), self._record_little(rec))
+            for i in range(idx.ptr.root_count):
+                item = idx.ptr.children[idx.ptr.root_start + i]
+                items.append(self._item(idx, item))
+        if self._cache is None:
+            self._cache = {}
+        self._cache[rec] = items
+        return items
+
+    cdef Dataset _item(self, _Index idx, uint32_t item):
+        cdef rd_index *ix = idx.ptr
+        cdef bint implicit = self.implicit_vr
+        cdef uint32_t first
+        if ix.records[item].child_count:
+            first = ix.children[ix.records[item].child_start]
+            implicit = (ix.records[first].flags & c.RD_REC_IMPLICIT_VR) != 0
+        return _new_dataset(idx, item, self, implicit,
+                            (ix.records[item].flags & c.RD_REC_BIG_ENDIAN) == 0)
+
+    # -- mapping interface -------------------------------------------------
+
+    def __getitem__(self, key):
+        cdef uint32_t tag = _tag_of(key)
+        cdef uint32_t rec = self._find(tag) if tag != c.RD_NONE else c.RD_NONE
+        if rec == c.RD_NONE:
+            raise KeyError(key)
+        return self._value(rec)
+
+    def __getattr__(self, str name):
+        t = _KEYWORD_TO_TAG.get(name)
+        if t is not None:
+            rec = self._find(<uint32_t>t)
+            if rec != c.RD_NONE:
+                return self._value(rec)
+        raise AttributeError("%s has no attribute %r" % (type(self).__name__, name))
+
+    def get(self, key, default=None):
+        """The value of `key` (keyword, tag or (group, element)), or `default`."""
+        cdef uint32_t tag = _tag_of(key)
+        cdef uint32_t rec = self._find(tag) if tag != c.RD_NONE else c.RD_NONE
+        if rec == c.RD_NONE:
+            return default
+        return self._value(rec)
+
+    def __contains__(self, key):
+        try:
+            tag = _tag_of(key)
+        except (TypeError, ValueError):
+            return False
+        return tag != c.RD_NONE and self._find(tag) != c.RD_NONE
+
+    def __len__(self):
+        cdef const uint32_t *files
+        cdef const uint32_t *sorted_
+        cdef uint32_t count
+        self._children(&files, &sorted_, &count)
+        return count
+
+    def __iter__(self):
+        """Elements in file order."""
+        cdef const uint32_t *files
+        cdef const uint32_t *sorted_
+        cdef uint32_t count, i
+        self._children(&files, &sorted_, &count)
+        recs = [files[i] for i in range(count)]
+        for rec in recs:
+            yield _new_element(self, rec)
+
+    def tags(self):
+        """The tags of this dataset's elements, in file order."""
+        cdef const uint32_t *files
+        cdef const uint32_t *sorted_
+        cdef uint32_t count, i
+        self._children(&files, &sorted_, &count)
+        return [self.idx.ptr.records[files[i]].tag for i in range(count)]
+
+    def keys(self):
+        return self.tags()
+
+    def element(self, key):
+        """The Element for `key`; KeyError when absent."""
+        cdef uint32_t tag = _tag_of(key)
+        cdef uint32_t rec = self._find(tag) if tag != c.RD_NONE else c.RD_NONE
+        if rec == c.RD_NONE:
+            raise KeyError(key)
+        return _new_element(self, rec)
+
+    # -- file-level properties ---------------------------------------------
+
+    @property
+    def meta(self):
+        """The File Meta Information as a Dataset (empty when there is none)."""
+        if self.container != c.RD_ROOT:
+            return None
+        return _new_dataset(self.idx, c.RD_META, None, False, True)
+
+    @property
+    def transfer_syntax(self):
+        """The Transfer Syntax UID, or None when the file has none."""
+        ts = self.idx.ptr.transfer_syntax.decode("ascii", "replace")
+        return ts or None
+
+    @property
+    def is_implicit_vr(self):
+        return self.implicit_vr
+
+    @property
+    def is_little_endian(self):
+        return self.little_endian
+
+    @property
+    def preamble(self):
+        """The 128-byte preamble as a memoryview, or None."""
+        if not (self.idx.ptr.flags & c.RD_IDX_HAS_PREAMBLE):
+            return None
+        return self.idx.memory()[:128]
+
+    @property
+    def warnings(self):
+        """Notes on the ways the data bent the standard and was accepted."""
+        cdef uint32_t f = self.idx.ptr.flags
+        out = []
+        if f & c.RD_IDX_VR_SWITCHED:
+            out.append("the VR encoding found differs from the one announced")
+        if f & c.RD_IDX_TRUNCATED:
+            out.append("a value ran past the end of the data and was clamped")
+        if f & c.RD_IDX_TRAILING_BYTES:
+            out.append("stray bytes after the last element were ignored")
+        return out
+
+    @property
+    def buffer(self):
+        """A read-only memoryview of the whole scanned buffer."""
+        return self.idx.memory()
+
+    def close(self):
+        """Drop this Dataset's reference to the memory.  Views handed out
+        earlier (values, frames, items) stay valid and keep it alive."""
+        self.idx = None
+        self._cache = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        return "<rapidicom.Dataset with %d elements>" % len(self)
+
+
+# ---------------------------------------------------------------------------
+# Element
+# ---------------------------------------------------------------------------
+
+cdef Element _new_element(Dataset ds, uint32_t rec):
+    cdef Element el = Element.__new__(Element)
+    el.ds = ds
+    el.rec = rec
+    return el
+
+
+cdef class Element:
+    """One element: its tag, VR, position and (converted on access) value."""
+
+    def __init__(self):
+        raise TypeError("Element objects are created by a Dataset")
+
+    @property
+    def tag(self):
+        return self.ds.idx.ptr.records[self.rec].tag
+
+    @property
+    def vr(self):
+        return self.ds._vr(self.rec)
+
+    @property
+    def keyword(self):
+        return keyword_for_tag(self.ds.idx.ptr.records[self.rec].tag)
+
+    @property
+    def name(self):
+        entry = dictionary_entry(self.ds.idx.ptr.records[self.rec].tag)
+        return entry[2] if entry else ""
+
+    @property
+    def length(self):
+        """Value length in bytes (for undefined length, up to the delimiter)."""
+        return self.ds.idx.ptr.records[self.rec].length
+
+    @property
+    def is_undefined_length(self):
+        return (self.ds.idx.ptr.records[self.rec].flags & c.RD_REC_UNDEFINED_LENGTH) != 0
+
+    @property
+    def offset(self):
+        """Byte offset of the element's tag in the scanned buffer."""
+        return self.ds.idx.ptr.records[self.rec].offset
+
+    @property
+    def value_offset(self):
+        return self.ds.idx.ptr.records[self.rec].value_offset
+
+    @property
+    def value(self):
+        return self.ds._value(self.rec)
+
+    @property
+    def raw(self):
+        """The value bytes as a read-only memoryview (no copy)."""
+        cdef rd_record *r = &self.ds.idx.ptr.records[self.rec]
+        return self.ds.idx.memory()[r.value_offset:r.value_offset + r.length]
+
+    @property
+    def fragments(self):
+        """For encapsulated Pixel Data: (offset, length) of each fragment's bytes."""
+        cdef rd_index *ix = self.ds.idx.ptr
+        cdef rd_record *r = &ix.records[self.rec]
+        cdef uint32_t i, f
+        if not (r.flags & c.RD_REC_ENCAPSULATED):
+            return None
+        out = []
+        for i in range(r.child_count):
+            f = ix.children[r.child_start + i]
+            out.append((ix.records[f].value_offset, ix.records[f].length))
+        return out
+
+    def __repr__(self):
+        return "<Element %s %s %d bytes>" % (_tag_str(self.tag), self.vr, self.length)

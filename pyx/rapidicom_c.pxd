@@ -1,0 +1,109 @@
+# Mirror of src/core/rapidicom.h, nothing else.
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
+
+cdef extern from "rapidicom.h" nogil:
+    ctypedef enum rd_status:
+        RD_OK
+        RD_ERR_TRUNCATED
+        RD_ERR_INVALID
+        RD_ERR_LIMIT
+        RD_ERR_NOMEM
+        RD_ERR_UNSUPPORTED
+        RD_ERR_DECODE
+        RD_ERR_NOT_DICOM
+
+    enum: RD_ERROR_MSG_SIZE
+    enum: RD_NO_TAG
+
+    ctypedef struct rd_error:
+        rd_status code
+        uint64_t offset
+        uint32_t tag
+        char msg[256]
+        char path[256]
+
+    enum: RD_SCAN_LENIENT
+
+    ctypedef struct rd_scan_options:
+        size_t size
+        uint32_t flags
+        uint32_t max_depth
+        uint32_t max_elements
+        uint64_t max_inflated
+
+    void rd_scan_options_default(rd_scan_options *options)
+
+    enum: RD_REC_UNDEFINED_LENGTH
+    enum: RD_REC_IMPLICIT_VR
+    enum: RD_REC_BIG_ENDIAN
+    enum: RD_REC_ITEM
+    enum: RD_REC_FRAGMENT
+    enum: RD_REC_SEQUENCE
+    enum: RD_REC_ENCAPSULATED
+    enum: RD_REC_META
+    enum: RD_REC_VR_SWITCHED
+    enum: RD_NONE
+
+    ctypedef struct rd_record:
+        uint64_t offset
+        uint64_t value_offset
+        uint64_t length
+        uint32_t tag
+        uint32_t end
+        uint32_t parent
+        uint32_t child_start
+        uint32_t child_count
+        char vr[2]
+        uint16_t flags
+
+    enum: RD_IDX_HAS_PREAMBLE
+    enum: RD_IDX_IMPLICIT_VR
+    enum: RD_IDX_BIG_ENDIAN
+    enum: RD_IDX_DEFLATED
+    enum: RD_IDX_VR_SWITCHED
+    enum: RD_IDX_TRUNCATED
+    enum: RD_IDX_TRAILING_BYTES
+
+    ctypedef struct rd_index:
+        rd_record *records
+        uint32_t count
+        uint32_t capacity
+        uint32_t *children
+        uint32_t *sorted
+        uint32_t children_count
+        uint32_t root_start
+        uint32_t root_count
+        uint32_t meta_start
+        uint32_t meta_count
+        const uint8_t *data
+        uint64_t size
+        uint8_t *inflated
+        uint64_t dataset_offset
+        uint32_t flags
+        char transfer_syntax[68]
+
+    rd_status rd_scan_file(const uint8_t *buf, uint64_t len, const rd_scan_options *options,
+                           rd_index **out, rd_error *err)
+    rd_status rd_scan_sequence(const uint8_t *buf, uint64_t len, uint64_t offset,
+                               uint64_t length, int implicit_vr, int little_endian,
+                               const rd_scan_options *options, rd_index **out, rd_error *err)
+    void rd_index_free(rd_index *index)
+
+    enum: RD_ROOT
+    enum: RD_META
+    uint32_t rd_index_find(const rd_index *index, uint32_t container, uint32_t tag)
+
+    ctypedef struct rd_dict_entry:
+        uint32_t tag
+        uint32_t mask
+        const char *vr
+        const char *vm
+        const char *keyword
+        const char *name
+        int retired
+
+    const rd_dict_entry *rd_dict_find(uint32_t tag)
+    const rd_dict_entry *rd_dict_find_keyword(const char *keyword, size_t len)
+    size_t rd_dict_count()
+    const rd_dict_entry *rd_dict_at(size_t i)
+    const char *rd_private_dict_vr(const char *creator, size_t creator_len, uint32_t tag)

@@ -1,0 +1,227 @@
+/*
+ * rapidicom.h - the public C interface of the rapidicom core.
+ *
+ * The core reads DICOM Part 10 data from a caller-owned buffer and describes
+ * it as a flat element index of offsets.  It never copies values, never calls
+ * back into Python, keeps no global mutable state and owns no threads: every
+ * function here is reentrant, and different threads may use different
+ * handles concurrently.  A single handle is not safe to use from several
+ * threads at once unless its documentation says so.
+ *
+ * Every fallible function returns an rd_status (RD_OK == 0) and fills the
+ * caller-owned rd_error with the byte offset, the tag and a message.
+ */
+#ifndef RAPIDICOM_H
+#define RAPIDICOM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------- */
+/* Status and errors                                                          */
+/* ------------------------------------------------------------------------- */
+
+typedef enum rd_status {
+    RD_OK = 0,
+    RD_ERR_TRUNCATED = 1,   /* a header or value runs past the end of the buffer */
+    RD_ERR_INVALID = 2,     /* structurally invalid data (bad delimiter, bad length) */
+    RD_ERR_LIMIT = 3,       /* a configured limit (depth, element count) was exceeded */
+    RD_ERR_NOMEM = 4,       /* an allocation failed */
+    RD_ERR_UNSUPPORTED = 5, /* valid DICOM that this build cannot handle */
+    RD_ERR_DECODE = 6,      /* compressed data (deflate, codecs) is corrupt */
+    RD_ERR_NOT_DICOM = 7    /* the buffer does not look like DICOM at all */
+} rd_status;
+
+#define RD_ERROR_MSG_SIZE 256
+#define RD_NO_TAG 0xFFFFFFFFu
+
+/* Filled by a failing call.  Plain data: copy it freely. */
+typedef struct rd_error {
+    rd_status code;
+    uint64_t offset;                 /* byte offset in the scanned buffer */
+    uint32_t tag;                    /* tag being read, or RD_NO_TAG */
+    char msg[RD_ERROR_MSG_SIZE];     /* NUL-terminated, human readable */
+    char path[RD_ERROR_MSG_SIZE];    /* enclosing elements, e.g. "(0040,0275)[2]."; may be "" */
+} rd_error;
+
+/* ------------------------------------------------------------------------- */
+/* Scan options and limits                                                    */
+/* ------------------------------------------------------------------------- */
+
+/* rd_scan_options.flags */
+#define RD_SCAN_LENIENT 0x0001u /* clamp values that run past the end instead of failing */
+
+/*
+ * Options and resource limits of a scan; the one place where the scanner's
+ * limits are defined.  `size` must be sizeof(rd_scan_options) so the struct
+ * can grow without breaking callers.  rd_scan_options_default() fills safe
+ * defaults that open every real file.
+ */
+typedef struct rd_scan_options {
+    size_t size;
+    uint32_t flags;              /* RD_SCAN_* */
+    uint32_t max_depth;          /* sequence nesting depth (default 64) */
+    uint32_t max_elements;       /* records in one index (default 50 million) */
+    uint64_t max_inflated;       /* bytes a deflated dataset may inflate to (default 4 GiB) */
+} rd_scan_options;
+
+void
+rd_scan_options_default(rd_scan_options *options);
+
+/* ------------------------------------------------------------------------- */
+/* Element index                                                              */
+/* ------------------------------------------------------------------------- */
+
+/* rd_record.flags */
+#define RD_REC_UNDEFINED_LENGTH 0x0001u /* written with length 0xFFFFFFFF */
+#define RD_REC_IMPLICIT_VR      0x0002u /* encoded in implicit VR (vr is "\0\0") */
+#define RD_REC_BIG_ENDIAN       0x0004u /* value bytes are big endian */
+#define RD_REC_ITEM             0x0008u /* an item (FFFE,E000) of a sequence */
+#define RD_REC_FRAGMENT         0x0010u /* an item of encapsulated pixel data */
+#define RD_REC_SEQUENCE         0x0020u /* value was parsed as a sequence of items */
+#define RD_REC_ENCAPSULATED     0x0040u /* undefined-length value holding fragments */
+#define RD_REC_META             0x0080u /* part of the File Meta Information */
+#define RD_REC_VR_SWITCHED      0x0100u /* implicit VR found where explicit was announced */
+
+#define RD_NONE 0xFFFFFFFFu
+
+/*
+ * One element, item or fragment.  Records are stored in file order
+ * (depth-first), so the descendants of record i are exactly the records
+ * i+1 .. end-1.  Containers (sequences, items, encapsulated values) list
+ * their direct children in rd_index.children[child_start .. +child_count)
+ * in file order, and in rd_index.sorted[same range] stably sorted by tag.
+ * The dataset's and the File Meta's lists are given by root_* and meta_*.
+ */
+typedef struct rd_record {
+    uint64_t offset;        /* offset of the element's first tag byte */
+    uint64_t value_offset;  /* offset of the first value byte */
+    uint64_t length;        /* value bytes; for undefined length, up to the delimiter */
+    uint32_t tag;           /* (group << 16) | element */
+    uint32_t end;           /* one past the last descendant record */
+    uint32_t parent;        /* index of the enclosing record, RD_NONE at top level */
+    uint32_t child_start;   /* items/sequences: first entry in rd_index.children */
+    uint32_t child_count;   /* number of direct children */
+    char vr[2];             /* VR as written; {0,0} when implicit */
+    uint16_t flags;         /* RD_REC_* */
+} rd_record;
+
+/* rd_index.flags */
+#define RD_IDX_HAS_PREAMBLE   0x0001u /* 128-byte preamble + "DICM" present */
+#define RD_IDX_IMPLICIT_VR    0x0002u /* the dataset is implicit VR */
+#define RD_IDX_BIG_ENDIAN     0x0004u /* the dataset is big endian */
+#define RD_IDX_DEFLATED       0x0008u /* the dataset was inflated into `inflated` */
+#define RD_IDX_VR_SWITCHED    0x0010u /* some elements needed a VR-encoding fallback */
+#define RD_IDX_TRUNCATED      0x0020u /* lenient scan clamped a value at the end */
+#define RD_IDX_TRAILING_BYTES 0x0040u /* fewer than 8 stray bytes after the last element */
+
+/*
+ * The result of a scan.  Allocated by the scan functions and released with
+ * rd_index_free().  All offsets refer to `data`: the caller's buffer, or, for
+ * a deflated dataset, the index's own buffer holding the meta bytes followed
+ * by the inflated dataset (`inflated` is then non-NULL and owned here).
+ */
+typedef struct rd_index {
+    rd_record *records;
+    uint32_t count;
+    uint32_t capacity;
+    uint32_t *children;       /* child lists of all containers, file order */
+    uint32_t *sorted;         /* the same lists, each stably sorted by tag */
+    uint32_t children_count;
+    uint32_t root_start;      /* root's child list in `children` */
+    uint32_t root_count;
+    uint32_t meta_start;      /* File Meta Information's list in `children` */
+    uint32_t meta_count;
+    const uint8_t *data;      /* buffer the offsets refer to */
+    uint64_t size;            /* its size */
+    uint8_t *inflated;        /* owned copy for deflated data, else NULL */
+    uint64_t dataset_offset;  /* where the main dataset starts */
+    uint32_t flags;           /* RD_IDX_* */
+    char transfer_syntax[68]; /* from (0002,0010), NUL-terminated, trailing pad removed */
+} rd_index;
+
+/*
+ * Scan a whole Part 10 file (or a bare dataset without preamble and meta).
+ * `buf` must stay valid and unchanged for as long as the index is used,
+ * unless the index was inflated (then it holds its own copy).  `options`
+ * may be NULL for the defaults.  On success *out receives a new index; on failure
+ * *out is NULL and err is filled.
+ */
+rd_status
+rd_scan_file(const uint8_t *buf, uint64_t len, const rd_scan_options *options,
+             rd_index **out, rd_error *err);
+
+/*
+ * Scan `length` bytes at `offset` of `buf` as the value of a sequence
+ * (items, possibly of undefined length).  Used for values whose VR is only
+ * known to be SQ after the scan (private sequences, UN holding a sequence).
+ * The resulting index's root children are the items.
+ */
+rd_status
+rd_scan_sequence(const uint8_t *buf, uint64_t len, uint64_t offset,
+                 uint64_t length, int implicit_vr, int little_endian,
+                 const rd_scan_options *options, rd_index **out, rd_error *err);
+
+/* Release an index.  NULL is allowed. */
+void
+rd_index_free(rd_index *index);
+
+/* Container ids of the two top-level lists for rd_index_find(). */
+#define RD_ROOT RD_NONE
+#define RD_META 0xFFFFFFFEu
+
+/*
+ * Find `tag` among the direct children of a container: `container` is a
+ * record index, RD_ROOT for the dataset or RD_META for the File Meta.  Returns the record index or
+ * RD_NONE.  When a tag occurs twice, the later one wins.
+ */
+uint32_t
+rd_index_find(const rd_index *index, uint32_t container, uint32_t tag);
+
+/* ------------------------------------------------------------------------- */
+/* Data dictionary (PS3.6, generated from vendor/ data)                        */
+/* ------------------------------------------------------------------------- */
+
+typedef struct rd_dict_entry {
+    uint32_t tag;         /* the tag; for repeating groups, with the 'x' digits zero */
+    uint32_t mask;        /* bits of a tag that must equal `tag`; 0xFFFFFFFF when exact */
+    const char *vr;       /* "US", or an ambiguous form such as "US or SS" */
+    const char *vm;       /* "1", "1-n", "2-2n", ... */
+    const char *keyword;  /* "" for entries without a keyword */
+    const char *name;
+    int retired;
+} rd_dict_entry;
+
+/*
+ * Look a tag up: exact entries first, then the repeating-group entries.
+ * Returns NULL when the tag is unknown.  The entries are static constants.
+ */
+const rd_dict_entry *
+rd_dict_find(uint32_t tag);
+
+/* Look an exact-entry keyword up (case-sensitive).  NULL when unknown. */
+const rd_dict_entry *
+rd_dict_find_keyword(const char *keyword, size_t len);
+
+/* Number of exact entries, and entry i of them (for building tables). */
+size_t
+rd_dict_count(void);
+const rd_dict_entry *
+rd_dict_at(size_t i);
+
+/*
+ * VR of a private tag, given the value of its Private Creator element.
+ * Returns a static string ("LO", "US or SS", ...) or NULL when unknown.
+ */
+const char *
+rd_private_dict_vr(const char *creator, size_t creator_len, uint32_t tag);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RAPIDICOM_H */

@@ -1,0 +1,99 @@
+/*
+ * rd_common.h - internal helpers shared by the core's modules.
+ *
+ * Not installed and not part of the public interface.  Everything that reads
+ * input goes through the bounds checks written here, always in the form
+ * `need <= end - pos` so that no addition can overflow.
+ */
+#ifndef RD_COMMON_H
+#define RD_COMMON_H
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rapidicom.h"
+
+#if defined(__GNUC__) || defined(__clang__)
+#define RD_LIKELY(x) __builtin_expect(!!(x), 1)
+#define RD_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define RD_PRINTF_LIKE(f, a) __attribute__((format(printf, f, a)))
+#else
+#define RD_LIKELY(x) (x)
+#define RD_UNLIKELY(x) (x)
+#define RD_PRINTF_LIKE(f, a)
+#endif
+
+#ifdef RD_ENABLE_ASSERTIONS
+#include <assert.h>
+#define RD_ASSERT(x) assert(x)
+#else
+#define RD_ASSERT(x) ((void)0)
+#endif
+
+#define RD_UNDEFINED_LENGTH 0xFFFFFFFFu
+
+#define RD_TAG_ITEM 0xFFFEE000u
+#define RD_TAG_ITEM_DELIMITER 0xFFFEE00Du
+#define RD_TAG_SEQUENCE_DELIMITER 0xFFFEE0DDu
+#define RD_TAG_PIXEL_DATA 0x7FE00010u
+
+/* True when `need` bytes are available at `pos` in a buffer of `size`. */
+static inline int
+rd_has(uint64_t size, uint64_t pos, uint64_t need)
+{
+    return pos <= size && need <= size - pos;
+}
+
+static inline uint16_t
+rd_u16(const uint8_t *p, int little_endian)
+{
+    return little_endian ? (uint16_t)(p[0] | (p[1] << 8))
+                         : (uint16_t)((p[0] << 8) | p[1]);
+}
+
+static inline uint32_t
+rd_u32(const uint8_t *p, int little_endian)
+{
+    return little_endian
+        ? (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24)
+        : ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
+}
+
+/* Tag as (group << 16 | element), each half read in the given byte order. */
+static inline uint32_t
+rd_tag(const uint8_t *p, int little_endian)
+{
+    return ((uint32_t)rd_u16(p, little_endian) << 16) | rd_u16(p + 2, little_endian);
+}
+
+/* Fill `err` (which may be NULL) and return `code`. */
+static inline rd_status RD_PRINTF_LIKE(5, 6)
+rd_fail(rd_error *err, rd_status code, uint64_t offset, uint32_t tag,
+        const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        err->code = code;
+        err->offset = offset;
+        err->tag = tag;
+        va_start(ap, fmt);
+        vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+        va_end(ap);
+    }
+    return code;
+}
+
+/* index.c: building an index */
+rd_index *rd_index_new(const uint8_t *data, uint64_t size);
+rd_status rd_index_push(rd_index *index, uint32_t max_records, uint32_t *out_pos,
+                        rd_error *err);
+rd_status rd_index_link(rd_index *index, rd_error *err);
+
+/* inflate.c: Deflated Explicit VR Little Endian */
+rd_status rd_inflate_dataset(const uint8_t *buf, uint64_t len, uint64_t dataset_offset,
+                             uint64_t max_inflated, uint8_t **out, uint64_t *out_len,
+                             rd_error *err);
+
+#endif /* RD_COMMON_H */

@@ -1,0 +1,41 @@
+"""rapidicom: fast, correct DICOM parsing and pixel decoding.
+
+>>> import rapidicom
+>>> ds = rapidicom.open("image.dcm")
+>>> ds.PatientName, ds["Rows"], ds.transfer_syntax
+"""
+from rapidicom.errors import (
+    DecodeError,
+    DicomError,
+    InvalidDicomError,
+    LimitExceededError,
+    TruncatedError,
+    UnsupportedError,
+)
+from rapidicom._core import (
+    Dataset,
+    Element,
+    dictionary_entry,
+    dictionary_vr,
+    keyword_for_tag,
+    open,
+    tag_for_keyword,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Dataset",
+    "DecodeError",
+    "DicomError",
+    "Element",
+    "InvalidDicomError",
+    "LimitExceededError",
+    "TruncatedError",
+    "UnsupportedError",
+    "dictionary_entry",
+    "dictionary_vr",
+    "keyword_for_tag",
+    "open",
+    "tag_for_keyword",
+]
