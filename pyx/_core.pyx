@@ -395,19 +395,28 @@ cdef object _multi(str s, object valtype):
 
 
 cdef object _ds_value(str s):
+    """DS item: a float; blank or unparseable text stays text, as in pydicom."""
     if s.strip() == "":
         return s
-    return float(s)
+    try:
+        return float(s)
+    except ValueError:
+        return s
 
 
 cdef object _is_value(str s):
+    """IS item: an int ("1.0" accepted), a float when not integral, else text."""
     if s.strip() == "":
         return s
     try:
         return int(s)
     except ValueError:
+        pass
+    try:
         f = float(s)
-        return int(f) if f == int(f) else f
+    except ValueError:
+        return s
+    return int(f) if f == int(f) else f
 
 
 cdef object _numbers(const uint8_t *p, uint64_t n, str vr, bint little):

@@ -209,10 +209,17 @@ scan_fragments(scan_state *st, uint32_t owner, uint64_t pos, uint64_t end, int l
     for (;;) {
         uint32_t tag, length, frag;
         rd_status s;
-        if (!rd_has(end, pos, 8))
+        if (!rd_has(end, pos, 8)) {
+            if (st->opt.flags & RD_SCAN_LENIENT) {
+                st->index->records[owner].length = end - st->index->records[owner].value_offset;
+                st->index->flags |= RD_IDX_TRUNCATED;
+                *out_pos = end;
+                return RD_OK;
+            }
             return rd_fail(st->err, RD_ERR_TRUNCATED, pos, st->index->records[owner].tag,
                            "encapsulated value has no sequence delimiter before the "
                            "end of the data");
+        }
         tag = rd_tag(st->buf + pos, little);
         length = rd_u32(st->buf + pos + 4, little);
         if (tag == RD_TAG_SEQUENCE_DELIMITER) {
