@@ -10,6 +10,7 @@ cdef class BufferOwner:
     cdef const uint8_t *ptr
     cdef uint64_t size
     cdef void *mapping          # mmap'd region, or NULL
+    cdef uint8_t *heap          # malloc'd copy of a small file, or NULL
     cdef uint64_t mapping_size
     cdef Py_buffer view         # borrowed buffer, when view_acquired
     cdef bint view_acquired

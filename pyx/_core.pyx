@@ -15,7 +15,8 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeLatin1, PyUnicode_DecodeASCII
 from posix.mman cimport mmap, munmap, PROT_READ, MAP_PRIVATE, MAP_FAILED
 from posix.fcntl cimport open as posix_open, O_RDONLY
-from posix.unistd cimport close as posix_close
+from posix.unistd cimport close as posix_close, pread
+from libc.stdlib cimport malloc, free
 from posix.stat cimport struct_stat, fstat
 
 cimport rapidicom_c as c
@@ -74,6 +75,9 @@ cdef class BufferOwner:
         if self.mapping != NULL:
             munmap(self.mapping, self.mapping_size)
             self.mapping = NULL
+        if self.heap != NULL:
+            free(self.heap)
+            self.heap = NULL
         if self.view_acquired:
             PyBuffer_Release(&self.view)
             self.view_acquired = False
@@ -93,14 +97,40 @@ cdef class BufferOwner:
         return self.mapping != NULL
 
 
+# Files up to this size are read into memory: one read() costs less than
+# setting up, faulting in and tearing down a mapping (most DICOM headers and
+# many whole files are a few KiB).  Larger files are mapped, so opening them
+# never reads the pixel data.
+DEF SMALL_FILE = 65536
+
+
 cdef BufferOwner _owner_from_fd(int fd, object name):
     cdef struct_stat st
     cdef BufferOwner owner = BufferOwner.__new__(BufferOwner)
     cdef void *m
+    cdef uint8_t *heap
+    cdef Py_ssize_t got, n, r
     owner.name = name
     if fstat(fd, &st) != 0:
         raise OSError("cannot stat %s" % (name,))
-    if st.st_size > 0:
+    if 0 < st.st_size <= SMALL_FILE:
+        n = <Py_ssize_t>st.st_size
+        heap = <uint8_t *>malloc(n)
+        if heap == NULL:
+            raise MemoryError()
+        owner.heap = heap
+        got = 0
+        with nogil:
+            while got < n:
+                r = pread(fd, heap + got, n - got, got)
+                if r <= 0:
+                    break
+                got += r
+        if got != n:
+            raise OSError("cannot read %s" % (name,))
+        owner.ptr = heap
+        owner.size = <uint64_t>n
+    elif st.st_size > 0:
         with nogil:
             m = mmap(NULL, <size_t>st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
         if m == MAP_FAILED:
@@ -812,6 +842,15 @@ cdef class Dataset:
     def buffer(self):
         """A read-only memoryview of the whole scanned buffer."""
         return self.idx.memory()
+
+    def to_json(self, bulk_data_threshold=None):
+        """The dataset as a DICOM JSON Model object (PS3.18 Annex F).
+
+        Binary values become ``InlineBinary`` (base64).  The File Meta
+        Information is not part of the JSON model; use ``ds.meta.to_json()``.
+        """
+        from rapidicom._json import dataset_to_json
+        return dataset_to_json(self, bulk_data_threshold)
 
     def close(self):
         """Drop this Dataset's reference to the memory.  Views handed out
