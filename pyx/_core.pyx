@@ -390,6 +390,39 @@ _STRUCT_FORMATS = {"US": "H", "SS": "h", "UL": "L", "SL": "l", "FL": "f", "FD": 
 _BYTES_VRS = frozenset(("OB", "OD", "OF", "OL", "OV", "OW", "UN"))
 
 
+# Conversion kinds, so that values dispatch on a C switch, not string compares.
+cdef enum Kind:
+    K_BYTES = 0
+    K_UI
+    K_STR
+    K_US
+    K_IS
+    K_DS
+    K_NUMBERS
+    K_TEXT
+    K_SINGLE_TEXT
+    K_PN
+    K_AE
+    K_UR
+    K_AT
+    K_SQ
+
+_KIND = {
+    "UI": K_UI, "CS": K_STR, "DA": K_STR, "TM": K_STR, "DT": K_STR, "AS": K_STR,
+    "US": K_US, "IS": K_IS, "DS": K_DS, "SS": K_NUMBERS, "UL": K_NUMBERS,
+    "SL": K_NUMBERS, "FL": K_NUMBERS, "FD": K_NUMBERS, "SV": K_NUMBERS,
+    "UV": K_NUMBERS, "SH": K_TEXT, "LO": K_TEXT, "UC": K_TEXT, "ST": K_SINGLE_TEXT,
+    "LT": K_SINGLE_TEXT, "UT": K_SINGLE_TEXT, "PN": K_PN, "AE": K_AE, "UR": K_UR,
+    "AT": K_AT, "SQ": K_SQ,
+}
+
+# Interned VR strings by their two bytes, for explicit-VR records.
+_VR_BY_BYTES = {}
+for _vr_name in ("AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL "
+                 "SQ SS ST SV TM UC UI UL UN UR US UT UV").split():
+    _VR_BY_BYTES[(ord(_vr_name[0]) << 8) | ord(_vr_name[1])] = _vr_name
+
+
 cdef inline bint _is_private(uint32_t tag):
     return (tag >> 16) & 1
 
@@ -416,7 +449,10 @@ cdef inline str _latin1(const uint8_t *p, uint64_t n):
 
 cdef object _multi(str s, object valtype):
     """pydicom's multi_string: strip trailing spaces/NULs, split on backslash."""
-    items = s.rstrip(" \x00").split("\\")
+    s = s.rstrip(" \x00")
+    if "\\" not in s:
+        return valtype(s) if valtype is not None else s
+    items = s.split("\\")
     if len(items) == 1:
         return valtype(items[0]) if valtype is not None else items[0]
     if valtype is None:
@@ -568,7 +604,9 @@ cdef class Dataset:
         if r.flags & c.RD_REC_SEQUENCE:
             return "SQ"
         if r.vr[0] != 0:
-            vr = PyUnicode_DecodeLatin1(r.vr, 2, NULL)
+            vr = _VR_BY_BYTES.get((<uint8_t>r.vr[0] << 8) | <uint8_t>r.vr[1])
+            if vr is None:
+                return PyUnicode_DecodeLatin1(r.vr, 2, NULL)
             if vr != "UN":
                 return vr
             # UN with a known VR is read as that VR.
@@ -650,43 +688,42 @@ cdef class Dataset:
         cdef const uint8_t *p = ix.data + r.value_offset
         cdef uint64_t n = r.length
         cdef bint little = (r.flags & c.RD_REC_BIG_ENDIAN) == 0
-        cdef str s
-        if vr == "SQ":
+        cdef int kind = _KIND.get(vr, K_BYTES)
+        if kind == K_SQ:
             return self._sequence(rec)
         if n == 0 and not (r.flags & c.RD_REC_UNDEFINED_LENGTH):
             if vr in _TEXT_EMPTY_STR:
                 return ""
             return None
-        if vr == "UI":
+        if kind == K_UI:
             return _multi(_latin1(p, n).rstrip("\x00 "), None)
-        if vr == "CS" or vr == "DA" or vr == "TM" or vr == "DT" or vr == "AS":
+        if kind == K_STR:
             return _multi(_latin1(p, n), None)
-        if vr == "US":
+        if kind == K_US:
             if n == 2:
                 return <uint16_t>(p[0] | (p[1] << 8)) if little else <uint16_t>((p[0] << 8) | p[1])
-            value = _numbers(p, n, vr, little)
-            return self._lut_fix(r.tag, value)
-        if vr == "IS":
-            return _multi(_latin1(p, n), _is_value)
-        if vr == "DS":
-            return _multi(_latin1(p, n).strip(), _ds_value)
-        if vr in _STRUCT_FORMATS:
             return self._lut_fix(r.tag, _numbers(p, n, vr, little))
-        if vr == "SH" or vr == "LO" or vr == "UC":
+        if kind == K_IS:
+            return _multi(_latin1(p, n), _is_value)
+        if kind == K_DS:
+            return _multi(_latin1(p, n).strip(), _ds_value)
+        if kind == K_NUMBERS:
+            return self._lut_fix(r.tag, _numbers(p, n, vr, little))
+        if kind == K_TEXT:
             return _charset.convert_text(PyBytes_FromStringAndSize(<const char *>p, n),
                                          self.encodings)
-        if vr == "ST" or vr == "LT" or vr == "UT":
+        if kind == K_SINGLE_TEXT:
             return _charset.convert_single_text(
                 PyBytes_FromStringAndSize(<const char *>p, n), self.encodings)
-        if vr == "PN":
+        if kind == K_PN:
             return _charset.convert_pn(PyBytes_FromStringAndSize(<const char *>p, n),
                                        self.encodings)
-        if vr == "AE":
+        if kind == K_AE:
             items = [x.strip() for x in _latin1(p, n).split("\\")]
             return items[0] if len(items) == 1 else items
-        if vr == "UR":
+        if kind == K_UR:
             return _latin1(p, n).rstrip()
-        if vr == "AT":
+        if kind == K_AT:
             return _tags(p, n, little)
         # OB, OW, UN, OF, ... and unresolved ambiguous VRs: a zero-copy view.
         return self.idx.memory()[r.value_offset:r.value_offset + n]

@@ -59,7 +59,7 @@ from __future__ import annotations
 import codecs
 import re
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 __all__ = [
     "DEFAULT_ENCODINGS",
@@ -364,10 +364,14 @@ def decode_text(
         raw = bytes(raw)
     if not encodings:
         encodings = DEFAULT_ENCODINGS
-    if _ESC not in raw:
+    # `int in bytes` is a plain memchr; `b"\x1b" in bytes` is much slower.
+    if 0x1B not in raw:
         first = encodings[0]
         try:
-            return raw.decode(first)
+            fast = _C_CODEC_NAMES.get(first)
+            if fast is not None:
+                return raw.decode(fast)
+            return _decode_strict(raw, first)
         except LookupError:
             _warn(_unknown_term_message(first))
             return raw.decode(_DEFAULT)
@@ -376,8 +380,40 @@ def decode_text(
                 f"Failed to decode byte string with encoding '{first}' - "
                 "using replacement characters in decoded string"
             )
-            return raw.decode(first, errors="replace")
+            return _decode_lenient(raw, first)
     return _decode_with_escapes(raw, encodings, delimiters)
+
+
+# Codec names that bytes.decode handles in C without a registry lookup.
+_C_CODEC_NAMES = {"iso8859": "latin-1", "latin_1": "latin-1", "UTF8": "utf-8"}
+
+# codec name -> the codec's stateless decode function.  Calling it directly
+# skips the name normalisation and registry lookup of bytes.decode, which
+# costs more than decoding a short value.
+_DECODERS: dict[str, Callable[[bytes], tuple[str, int]]] = {}
+
+
+def _decode_strict(data: bytes, codec: str) -> str:
+    """``data.decode(codec)``, with the codec's decode function cached."""
+    decode = _DECODERS.get(codec)
+    if decode is None:
+        try:
+            info = codecs.lookup(codec)
+        except ValueError as exc:  # e.g. a NUL in the name
+            raise LookupError(str(exc)) from exc
+        if not getattr(info, "_is_text_encoding", True):
+            # bytes.decode refuses bytes-to-bytes codecs such as "hex"
+            raise LookupError(f"'{codec}' is not a text encoding")
+        decode = _DECODERS[codec] = info.decode
+    return decode(data)[0]
+
+
+def _decode_lenient(data: bytes, codec: str) -> str:
+    """Decode with U+FFFD for bad bytes; Latin-1 if `codec` is unusable."""
+    try:
+        return data.decode(codec, errors="replace")
+    except (LookupError, ValueError):
+        return data.decode(_DEFAULT)
 
 
 def _decode_with_escapes(
@@ -401,7 +437,7 @@ def _decode_fragment(
     try:
         if fragment[:1] == _ESC:
             return _decode_escaped_fragment(fragment, encodings, delimiters)
-        return fragment.decode(first)
+        return _decode_strict(fragment, first)
     except UnicodeError:
         _warn(
             f"Failed to decode byte string with encodings: {', '.join(encodings)}"
@@ -415,13 +451,6 @@ def _decode_fragment(
         return fragment.decode(_DEFAULT)
 
 
-def _decode_lenient(data: bytes, codec: str) -> str:
-    try:
-        return data.decode(codec, errors="replace")
-    except LookupError:
-        return data.decode(_DEFAULT)
-
-
 def _decode_escaped_fragment(
     fragment: bytes, encodings: Sequence[str], delimiters: Iterable[int]
 ) -> str:
@@ -430,7 +459,7 @@ def _decode_escaped_fragment(
     codec = _ESCAPE_TO_CODEC.get(fragment[:seq_len], "")
     if codec in encodings or codec == _DEFAULT:
         if codec in _SELF_SWITCHING:
-            return fragment.decode(codec)
+            return _decode_strict(fragment, codec)
         body = fragment[seq_len:]
         # The first delimiter ends the code extension: the rest of the
         # fragment is in the first encoding.
@@ -440,8 +469,10 @@ def _decode_escaped_fragment(
             if pos >= 0 and (stop < 0 or pos < stop):
                 stop = pos
         if stop >= 0:
-            return body[:stop].decode(codec) + body[stop:].decode(encodings[0])
-        return body.decode(codec)
+            return _decode_strict(body[:stop], codec) + _decode_strict(
+                body[stop:], encodings[0]
+            )
+        return _decode_strict(body, codec)
 
     _warn(
         "Found unknown escape sequence in encoded string value - "
@@ -610,6 +641,9 @@ _UNIVERSAL = frozenset({"UTF8", "GB18030"})
 _JIS_GROUP_PREFIX = {"iso2022_jp": b"\x1b$B", "iso2022_jp_2": b"\x1b$(D"}
 
 
+_INCREMENTAL_ENCODERS: dict[str, Callable[[], codecs.IncrementalEncoder]] = {}
+
+
 class _EncoderWouldRaise(Exception):
     """pydicom would raise instead of warning; stop checking."""
 
@@ -622,11 +656,16 @@ def _check_reencoding(name: str, encodings: Sequence[str]) -> bool:
     element would have been looked at either.
     """
     first = encodings[0]
-    if first in _UNIVERSAL or (first in _ASCII_SAFE and name.isascii()):
+    if first in _UNIVERSAL:
+        return True
+    ascii_safe = first in _ASCII_SAFE
+    if ascii_safe and name.isascii():
         return True
     try:
         for group_set in name.split("=") if name else ():
             for group in group_set.split("^"):
+                if ascii_safe and group.isascii():
+                    continue
                 if not _encodes(group, encodings):
                     _warn(
                         "Failed to encode value with encodings: "
@@ -707,7 +746,10 @@ def _jis_x_0201_unencodable_at(text: str) -> int | None:
 def _jis_multibyte_unencodable_at(text: str, codec: str) -> int | None:
     if not text:
         raise _EncoderWouldRaise
-    encoder = codecs.getincrementalencoder(codec)()
+    encoder_class = _INCREMENTAL_ENCODERS.get(codec)
+    if encoder_class is None:
+        encoder_class = _INCREMENTAL_ENCODERS[codec] = codecs.getincrementalencoder(codec)
+    encoder = encoder_class()
     try:
         head = encoder.encode(text[0])
     except UnicodeEncodeError:
