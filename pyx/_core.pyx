@@ -142,8 +142,12 @@ cdef BufferOwner _owner_from_fd(int fd, object name):
     return owner
 
 
+cdef extern from "Python.h":
+    bytes PyUnicode_EncodeFSDefault(object unicode)
+
+
 cdef BufferOwner _owner_from_path(object path):
-    cdef bytes fs = os.fsencode(path)
+    cdef bytes fs = PyUnicode_EncodeFSDefault(path) if isinstance(path, str) else bytes(path)
     cdef const char *cpath = fs
     cdef int fd
     with nogil:
@@ -154,7 +158,7 @@ cdef BufferOwner _owner_from_path(object path):
             pass
         raise OSError("cannot open %s" % (path,))
     try:
-        return _owner_from_fd(fd, os.fspath(path))
+        return _owner_from_fd(fd, path)
     finally:
         posix_close(fd)
 
@@ -170,10 +174,12 @@ cdef BufferOwner _owner_from_buffer(object obj):
 
 
 cdef BufferOwner _owner_from_source(object source):
-    if isinstance(source, (str, os.PathLike)):
+    if isinstance(source, str):
         return _owner_from_path(source)
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _owner_from_buffer(source)
+    if hasattr(type(source), "__fspath__"):
+        return _owner_from_path(os.fspath(source))
     if hasattr(source, "read"):
         fileno = getattr(source, "fileno", None)
         if fileno is not None:
@@ -220,17 +226,19 @@ cdef class _Index:
         return self._view
 
 
-cdef rd_scan_options _options(bint lenient, object max_depth):
+cdef rd_scan_options _options(bint lenient, object max_depth, object max_inflated=None):
     cdef rd_scan_options opt
     c.rd_scan_options_default(&opt)
     if lenient:
         opt.flags |= c.RD_SCAN_LENIENT
     if max_depth is not None:
         opt.max_depth = max_depth
+    if max_inflated is not None:
+        opt.max_inflated = max_inflated
     return opt
 
 
-def open(source, *, bint lenient=False, max_depth=None):
+def open(source, *, bint lenient=False, max_depth=None, max_inflated=None):
     """Open DICOM data and index its elements without copying them.
 
     Parameters
@@ -243,6 +251,9 @@ def open(source, *, bint lenient=False, max_depth=None):
         ``ds.warnings`` noting it) instead of raising.
     max_depth : int, optional
         Maximum sequence nesting depth (default 64).
+    max_inflated : int, optional
+        Maximum size in bytes of a deflated dataset once inflated (default
+        4 GiB); a larger one raises LimitExceededError.
 
     Returns
     -------
@@ -255,7 +266,7 @@ def open(source, *, bint lenient=False, max_depth=None):
         offset and the element path.
     """
     cdef BufferOwner owner = _owner_from_source(source)
-    cdef rd_scan_options opt = _options(lenient, max_depth)
+    cdef rd_scan_options opt = _options(lenient, max_depth, max_inflated)
     cdef rd_index *index = NULL
     cdef rd_error err
     cdef rd_status status
@@ -416,11 +427,28 @@ _KIND = {
     "AT": K_AT, "SQ": K_SQ,
 }
 
-# Interned VR strings by their two bytes, for explicit-VR records.
-_VR_BY_BYTES = {}
+# Interned standard VR strings indexed by their two letters (26 x 26), so
+# that reading a VR never builds a new string.
+cdef list _VR_TABLE = [None] * (26 * 26)
 for _vr_name in ("AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL "
                  "SQ SS ST SV TM UC UI UL UN UR US UT UV").split():
-    _VR_BY_BYTES[(ord(_vr_name[0]) << 8) | ord(_vr_name[1])] = _vr_name
+    _VR_TABLE[(ord(_vr_name[0]) - 65) * 26 + ord(_vr_name[1]) - 65] = _vr_name
+
+
+cdef inline object _standard_vr(const char *vr):
+    """The interned VR string for two letters, or None when not a standard VR."""
+    cdef int a = vr[0] - 65, b = vr[1] - 65
+    if 0 <= a < 26 and 0 <= b < 26:
+        return _VR_TABLE[a * 26 + b]
+    return None
+
+
+cdef str _dict_vr_str(const c.rd_dict_entry *e):
+    if e.vr[0] != 0 and e.vr[1] != 0 and e.vr[2] == 0:
+        vr = _standard_vr(e.vr)
+        if vr is not None:
+            return vr
+    return e.vr.decode("ascii")
 
 
 cdef inline bint _is_private(uint32_t tag):
@@ -443,6 +471,16 @@ cdef object _private_vr(Dataset ds, uint32_t tag):
     return "UN"
 
 
+cdef inline bint _plain_ascii(const uint8_t *p, uint64_t n) nogil:
+    """True when every byte is 7-bit and none is ESC: every character set a
+    DICOM file can name then decodes the bytes as ASCII."""
+    cdef uint64_t i
+    for i in range(n):
+        if p[i] >= 0x80 or p[i] == 0x1B:
+            return False
+    return True
+
+
 cdef inline str _latin1(const uint8_t *p, uint64_t n):
     return PyUnicode_DecodeLatin1(<const char *>p, <Py_ssize_t>n, NULL)
 
@@ -458,6 +496,13 @@ cdef object _multi(str s, object valtype):
     if valtype is None:
         return items
     return [valtype(x) for x in items]
+
+
+cdef object _split_text(str s):
+    """SH/LO/UC text: split on backslash, trailing NULs and spaces removed."""
+    if "\\" not in s:
+        return s.rstrip("\x00 ")
+    return [x.rstrip("\x00 ") for x in s.split("\\")]
 
 
 cdef object _ds_value(str s):
@@ -590,7 +635,7 @@ cdef class Dataset:
             elif self.parent is not None:
                 self._encodings = self.parent.encodings
             else:
-                self._encodings = tuple(_charset.DEFAULT_ENCODINGS)
+                self._encodings = _charset.DEFAULT_ENCODINGS
         return self._encodings
 
     # -- VR resolution ----------------------------------------------------
@@ -604,7 +649,7 @@ cdef class Dataset:
         if r.flags & c.RD_REC_SEQUENCE:
             return "SQ"
         if r.vr[0] != 0:
-            vr = _VR_BY_BYTES.get((<uint8_t>r.vr[0] << 8) | <uint8_t>r.vr[1])
+            vr = _standard_vr(r.vr)
             if vr is None:
                 return PyUnicode_DecodeLatin1(r.vr, 2, NULL)
             if vr != "UN":
@@ -615,18 +660,18 @@ cdef class Dataset:
             elif r.length < 0xFFFF:
                 e = c.rd_dict_find(tag)
                 if e != NULL:
-                    vr = e.vr.decode("ascii")
+                    vr = _dict_vr_str(e)
         else:
             e = c.rd_dict_find(tag)
             if e != NULL:
-                vr = e.vr.decode("ascii")
+                vr = _dict_vr_str(e)
             elif _is_private(tag):
                 vr = _private_vr(self, tag)
             elif (tag & 0xFFFF) == 0:
                 vr = "UL"
             else:
                 vr = "UN"
-        if " or " in vr:
+        if len(vr) > 2:
             vr = self._resolve_ambiguous(rec, vr)
         return vr
 
@@ -710,9 +755,13 @@ cdef class Dataset:
         if kind == K_NUMBERS:
             return self._lut_fix(r.tag, _numbers(p, n, vr, little))
         if kind == K_TEXT:
+            if _plain_ascii(p, n):
+                return _split_text(_latin1(p, n))
             return _charset.convert_text(PyBytes_FromStringAndSize(<const char *>p, n),
                                          self.encodings)
         if kind == K_SINGLE_TEXT:
+            if _plain_ascii(p, n):
+                return _latin1(p, n).rstrip("\x00 ")
             return _charset.convert_single_text(
                 PyBytes_FromStringAndSize(<const char *>p, n), self.encodings)
         if kind == K_PN:

@@ -78,7 +78,9 @@ TEXT_VRS = {"SH", "LO", "UC"}
 SINGLE_TEXT_VRS = {"ST", "LT", "UT"}
 
 
-def capture(func: Callable[..., Any], *args: Any) -> tuple[Any, list[str], BaseException | None]:
+def capture(
+    func: Callable[..., Any], *args: Any
+) -> tuple[Any, list[str], BaseException | None]:
     """Call func(*args); return (result, UserWarning messages, exception)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -227,10 +229,7 @@ def compare_dataset(cs: Any, ds: Any, encodings: tuple[str, ...], stats: dict) -
             ours = cs.convert_single_text(raw, encodings)
         else:
             ours = cs.convert_pn(raw, encodings)
-            for name, expected in zip(
-                raw.rstrip(b"\x00 ").split(b"\\"),
-                elem.value if elem.VM > 1 else [elem.value],
-            ):
+            for name in raw.rstrip(b"\x00 ").split(b"\\"):
                 # PersonName built from the raw bytes of one name
                 assert cs.decode_person_name(name, encodings) == str(
                     PersonName(name, list(encodings))
@@ -379,10 +378,20 @@ DECODE_CASES = [
     ("latin5", b"\xdd\xfe", "ISO_IR 148", "İş"),
     ("utf8", "Wang^XiaoDong=王^小東".encode(), "ISO_IR 192", "Wang^XiaoDong=王^小東"),
     ("utf8-invalid", b"abc\xff", "ISO_IR 192", "abc\ufffd"),
-    ("gb18030", b"Wang^XiaoDong=\xcd\xf5^\xd0\xa1\xb6\xab", "GB18030", "Wang^XiaoDong=王^小东"),
+    (
+        "gb18030",
+        b"Wang^XiaoDong=\xcd\xf5^\xd0\xa1\xb6\xab",
+        "GB18030",
+        "Wang^XiaoDong=王^小东",
+    ),
     ("gb18030-four-byte", "\U00020000x".encode("gb18030"), "GB18030", "\U00020000x"),
     ("gbk", "王小东".encode("gbk"), "GBK", "王小东"),
-    ("ir13-halfwidth-katakana", b"\xd4\xcf\xc0\xde^\xc0\xdb\xb3", "ISO_IR 13", "ﾔﾏﾀﾞ^ﾀﾛｳ"),
+    (
+        "ir13-halfwidth-katakana",
+        b"\xd4\xcf\xc0\xde^\xc0\xdb\xb3",
+        "ISO_IR 13",
+        "ﾔﾏﾀﾞ^ﾀﾛｳ",
+    ),
     ("ir13-ext-katakana", b"\xd4\xcf\xc0\xde^\xc0\xdb\xb3", JIS_13, "ﾔﾏﾀﾞ^ﾀﾛｳ"),
     (
         "jis-escape-switching",
@@ -477,7 +486,13 @@ def test_decode_warnings(cs, raw, scs, message):
 
 def test_decode_text_unknown_codec_name(cs):
     # not reachable through python_encodings, but decode_text must not raise
-    assert_same(cs.decode_text, pd_decode_text, b"abc\xe9", ("no-such-codec",), cs.TEXT_VR_DELIMS)
+    assert_same(
+        cs.decode_text,
+        pd_decode_text,
+        b"abc\xe9",
+        ("no-such-codec",),
+        cs.TEXT_VR_DELIMS,
+    )
     with pytest.warns(UserWarning, match="Unknown encoding 'no-such-codec'"):
         assert cs.decode_text(b"ab", ("no-such-codec",), cs.TEXT_VR_DELIMS) == "ab"
 
@@ -495,7 +510,9 @@ def test_decode_text_non_text_codec_does_not_raise(cs):
 def test_single_text_keeps_backslash(cs):
     encodings = cs.python_encodings("ISO_IR 100")
     assert cs.convert_single_text(b"a\\b \x00 ", encodings) == "a\\b"
-    assert_same(cs.convert_single_text, pd_convert_single_text, b"a\\b \x00 ", encodings)
+    assert_same(
+        cs.convert_single_text, pd_convert_single_text, b"a\\b \x00 ", encodings
+    )
 
 
 def test_bytes_like_input(cs):
@@ -525,7 +542,10 @@ def test_fast_path_skips_escape_machinery(cs, monkeypatch):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert cs.convert_text(b"ABC\\DEF ", cs.DEFAULT_ENCODINGS) == ["ABC", "DEF"]
-        assert cs.convert_single_text(b"Some text \x00", cs.DEFAULT_ENCODINGS) == "Some text"
+        assert (
+            cs.convert_single_text(b"Some text \x00", cs.DEFAULT_ENCODINGS)
+            == "Some text"
+        )
         assert cs.convert_pn(b"Doe^John=", cs.DEFAULT_ENCODINGS) == "Doe^John"
         assert cs.decode_person_name(b"Doe^John", cs.DEFAULT_ENCODINGS) == "Doe^John"
 
@@ -536,7 +556,12 @@ def test_fast_path_skips_escape_machinery(cs, monkeypatch):
 
 PN_CASES = [
     ("one-group", b"Doe^John^^Dr", None, "Doe^John^^Dr"),
-    ("two-groups", b"Wang^XiaoDong=\xe7\x8e\x8b^\xe5\xb0\x8f\xe6\x9d\xb1", "ISO_IR 192", "Wang^XiaoDong=王^小東"),
+    (
+        "two-groups",
+        b"Wang^XiaoDong=\xe7\x8e\x8b^\xe5\xb0\x8f\xe6\x9d\xb1",
+        "ISO_IR 192",
+        "Wang^XiaoDong=王^小東",
+    ),
     (
         "three-groups-jis",
         b"Yamada^Tarou=\x1b$B;3ED\x1b(B^\x1b$BB@O:\x1b(B=\x1b$B$d$^$@\x1b(B^\x1b$B$?$m$&\x1b(B",
@@ -555,7 +580,12 @@ PN_CASES = [
         KOREAN,
         "Hong^Gildong=洪^吉洞=홍^길동",
     ),
-    ("trailing-equals", b"Wang^XiaoDong=\xcd\xf5^\xd0\xa1\xb6\xab=", "GB18030", "Wang^XiaoDong=王^小东"),
+    (
+        "trailing-equals",
+        b"Wang^XiaoDong=\xcd\xf5^\xd0\xa1\xb6\xab=",
+        "GB18030",
+        "Wang^XiaoDong=王^小东",
+    ),
     ("trailing-equals-twice", b"Doe^John==", None, "Doe^John"),
     ("trailing-equals-space", b"Doe^John= ", None, "Doe^John"),
     ("only-ideographic", b"=\xe7\x8e\x8b", "ISO_IR 192", "=王"),
@@ -565,7 +595,12 @@ PN_CASES = [
     ("carets-only", b"^^^^", "ISO_IR 100", "^^^^"),
     ("four-groups", b"A=B=C=D", None, "A=B=C=D"),
     ("empty", b"", None, ""),
-    ("multi-valued", b"Buc^J\xe9r\xf4me\\Doe^John= ", "ISO_IR 100", ["Buc^Jérôme", "Doe^John"]),
+    (
+        "multi-valued",
+        b"Buc^J\xe9r\xf4me\\Doe^John= ",
+        "ISO_IR 100",
+        ["Buc^Jérôme", "Doe^John"],
+    ),
     ("multi-valued-empty-second", b"A\\", None, ["A", ""]),
     # '^' ends a Greek extension only when one name is decoded on its own
     ("caret-reset", b"\x1b-F\xc4^\xc4", LATIN1_GREEK, "Δ^Δ"),
@@ -609,12 +644,24 @@ REENCODE_CASES = [
     ("jis-first-empty-first-group", b"=A", "ISO 2022 IR 87"),
     ("jis-first-multi-stops", b"A^^B\\C\\D^^", "ISO 2022 IR 87"),
     # mixed scripts that need several codecs: piecewise encoding succeeds
-    ("piecewise", b"\x1b$B;3ED\x1b(BA\x1b-F\xc4", ["ISO 2022 IR 6", "ISO 2022 IR 87", "ISO 2022 IR 126"]),
-    ("piecewise-fails", b"\x1b-F\xc4\x1b$)C\xff", ["", "ISO 2022 IR 126", "ISO 2022 IR 149"]),
+    (
+        "piecewise",
+        b"\x1b$B;3ED\x1b(BA\x1b-F\xc4",
+        ["ISO 2022 IR 6", "ISO 2022 IR 87", "ISO 2022 IR 126"],
+    ),
+    (
+        "piecewise-fails",
+        b"\x1b-F\xc4\x1b$)C\xff",
+        ["", "ISO 2022 IR 126", "ISO 2022 IR 149"],
+    ),
     ("latin1-greek-mix", b"\xe9\x1b-F\xc4", LATIN1_GREEK),
     ("greek-first-latin-char", b"\x1b(B\xe9", "ISO_IR 126"),
     ("jis-katakana-then-kanji", b"\xd4\x1b$B;3\x1b(J", JIS_13),
-    ("x0212-first-kanji", b"\x1b$(D\x30\x21\x1b$B;3\x1b(B", ["ISO 2022 IR 159", "ISO 2022 IR 87"]),
+    (
+        "x0212-first-kanji",
+        b"\x1b$(D\x30\x21\x1b$B;3\x1b(B",
+        ["ISO 2022 IR 159", "ISO 2022 IR 87"],
+    ),
 ]
 
 
@@ -632,7 +679,9 @@ def test_pn_reencoding_warnings(cs, raw, scs):
 
 def test_pn_reencoding_warning_message(cs):
     encodings = cs.python_encodings("ISO_IR 13")
-    with pytest.warns(UserWarning, match="Failed to encode value with encodings: shift_jis"):
+    with pytest.warns(
+        UserWarning, match="Failed to encode value with encodings: shift_jis"
+    ):
         assert cs.convert_pn(b"\xd4 \xcf", encodings) == "ﾔ ﾏ"
 
 
@@ -652,22 +701,70 @@ def test_pn_where_pydicom_raises(cs):
 _TOKENS = [
     # escape sequences, known and unknown
     *pd_charset.CODES_TO_ENCODINGS.keys(),
-    b"\x1b", b"\x1b$", b"\x1b$)", b"\x1b%G", b"\x1b(Z",
+    b"\x1b",
+    b"\x1b$",
+    b"\x1b$)",
+    b"\x1b%G",
+    b"\x1b(Z",
     # delimiters and separators
-    b"\r", b"\n", b"\t", b"\x0c", b"^", b"=", b"\\", b" ", b"\x00",
+    b"\r",
+    b"\n",
+    b"\t",
+    b"\x0c",
+    b"^",
+    b"=",
+    b"\\",
+    b" ",
+    b"\x00",
     # characters in various sets
-    b"A", b"z", b"0", b";3ED", b"$d$^$@", b"0\\", b"\x30\x21",
-    b"\xd4\xcf", b"\xb1\xe8", b"\xc8\xf1", b"\xcd\xf5", b"\xe9", b"\xc4",
-    b"\xe7\x8e\x8b", b"\x81\x30\x81\x30", b"\xff", b"\x80", b"\xa1",
+    b"A",
+    b"z",
+    b"0",
+    b";3ED",
+    b"$d$^$@",
+    b"0\\",
+    b"\x30\x21",
+    b"\xd4\xcf",
+    b"\xb1\xe8",
+    b"\xc8\xf1",
+    b"\xcd\xf5",
+    b"\xe9",
+    b"\xc4",
+    b"\xe7\x8e\x8b",
+    b"\x81\x30\x81\x30",
+    b"\xff",
+    b"\x80",
+    b"\xa1",
 ]
 
 _SCS_TERMS = [
-    "", "ISO_IR 6", "ISO_IR 13", "ISO_IR 100", "ISO_IR 126", "ISO_IR 144",
-    "ISO_IR 166", "ISO_IR 192", "GB18030", "GBK", "ISO 2022 IR 6",
-    "ISO 2022 IR 13", "ISO 2022 IR 87", "ISO 2022 IR 100", "ISO 2022 IR 126",
-    "ISO 2022 IR 127", "ISO 2022 IR 138", "ISO 2022 IR 144", "ISO 2022 IR 149",
-    "ISO 2022 IR 159", "ISO 2022 IR 58", "ISO 2022 GBK", "ISO 2022 58",
-    "ISO IR 100", "ISO-2022-IR 87", "Bogus", "utf-8",
+    "",
+    "ISO_IR 6",
+    "ISO_IR 13",
+    "ISO_IR 100",
+    "ISO_IR 126",
+    "ISO_IR 144",
+    "ISO_IR 166",
+    "ISO_IR 192",
+    "GB18030",
+    "GBK",
+    "ISO 2022 IR 6",
+    "ISO 2022 IR 13",
+    "ISO 2022 IR 87",
+    "ISO 2022 IR 100",
+    "ISO 2022 IR 126",
+    "ISO 2022 IR 127",
+    "ISO 2022 IR 138",
+    "ISO 2022 IR 144",
+    "ISO 2022 IR 149",
+    "ISO 2022 IR 159",
+    "ISO 2022 IR 58",
+    "ISO 2022 GBK",
+    "ISO 2022 58",
+    "ISO IR 100",
+    "ISO-2022-IR 87",
+    "Bogus",
+    "utf-8",
 ]
 
 raw_values = st.lists(
@@ -679,7 +776,7 @@ scs_values = st.one_of(
     st.lists(st.sampled_from(_SCS_TERMS), min_size=1, max_size=4),
 )
 settings_ = settings(
-    max_examples=400,
+    max_examples=30000,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
@@ -695,7 +792,9 @@ def test_generated_python_encodings(cs, scs):
 @given(
     scs=st.one_of(
         st.text(max_size=16),
-        st.lists(st.text(alphabet="ISO_ 2022IR-1387\n", max_size=15), min_size=1, max_size=3),
+        st.lists(
+            st.text(alphabet="ISO_ 2022IR-1387\n", max_size=15), min_size=1, max_size=3
+        ),
     )
 )
 def test_generated_python_encodings_text(cs, scs):

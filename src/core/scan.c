@@ -412,7 +412,8 @@ scan_sequence(scan_state *st, uint32_t seq, uint64_t pos, uint64_t end, int unde
     rd_status s;
 
     if (depth > st->opt.max_depth)
-        return rd_fail(st->err, RD_ERR_LIMIT, pos, seq_tag,
+        return rd_fail(st->err, RD_ERR_LIMIT,
+                       seq == RD_NONE ? pos : st->index->records[seq].offset, seq_tag,
                        "sequences nested deeper than %u (limit max_depth)", st->opt.max_depth);
     for (;;) {
         uint32_t tag, length, item;
@@ -503,35 +504,54 @@ init_state(scan_state *st, const uint8_t *buf, uint64_t len, const rd_scan_optio
 
 /*
  * Describe where a failed scan stood: the chain of records still open (their
- * `end` is not yet set), outermost first, as "(0040,0275)[2].".
+ * `end` is not yet set), outermost first, as "(0040,0275)[2].".  The
+ * innermost one is left out when it is the element err->tag names (the
+ * failing element itself, or the sequence whose items failed): the bindings
+ * print that tag after the path.  A chain too long for err->path keeps its
+ * inner end and starts with "...".
  */
 static void
 describe_open_path(const rd_index *index, rd_error *err)
 {
-    uint32_t chain[64];
-    uint32_t depth = 0, i = index->count;
-    size_t used = 0;
+    char parts[64][16];     /* parts[0] is the innermost record */
+    uint32_t depth = 0, keep, i = index->count, r;
+    size_t used = 0, need = 0;
 
     if (!err)
         return;
     err->path[0] = '\0';
     while (i > 0 && index->records[i - 1].end != 0)
         i--;
-    for (uint32_t r = i ? i - 1 : RD_NONE; r != RD_NONE && depth < 64;
-         r = index->records[r].parent)
-        chain[depth++] = r;
-    while (depth > 0 && used + 16 < sizeof(err->path)) {
-        const rd_record *r = &index->records[chain[--depth]];
-        if (r->flags & RD_REC_ITEM) {
+    r = i ? i - 1 : RD_NONE;
+    if (r != RD_NONE && !(index->records[r].flags & RD_REC_ITEM)
+        && index->records[r].tag == err->tag)
+        r = index->records[r].parent;
+    for (; r != RD_NONE && depth < 64; r = index->records[r].parent) {
+        const rd_record *rec = &index->records[r];
+        if (rec->flags & RD_REC_ITEM) {
+            /* Count the earlier items; root items of rd_scan_sequence start at 0. */
             uint32_t k = 0;
-            if (r->parent != RD_NONE)
-                for (uint32_t j = r->parent + 1; j < chain[depth]; j = index->records[j].end)
-                    k++;
-            used += (size_t)snprintf(err->path + used, sizeof(err->path) - used, "[%u].", k);
+            for (uint32_t j = rec->parent != RD_NONE ? rec->parent + 1 : 0; j < r;
+                 j = index->records[j].end)
+                k++;
+            snprintf(parts[depth], sizeof(parts[depth]), "[%u].", k);
         } else {
-            used += (size_t)snprintf(err->path + used, sizeof(err->path) - used, "(%04X,%04X)",
-                                     r->tag >> 16, r->tag & 0xFFFF);
+            snprintf(parts[depth], sizeof(parts[depth]), "(%04X,%04X)", rec->tag >> 16,
+                     rec->tag & 0xFFFF);
         }
+        depth++;
+    }
+    for (keep = 0; keep < depth; keep++) {
+        size_t n = strlen(parts[keep]);
+        if (n > sizeof(err->path) - 4 - need)  /* room for "..." and the NUL */
+            break;
+        need += n;
+    }
+    if (keep < depth || r != RD_NONE)
+        used += (size_t)snprintf(err->path, sizeof(err->path), "...");
+    while (keep > 0) {
+        keep--;
+        used += (size_t)snprintf(err->path + used, sizeof(err->path) - used, "%s", parts[keep]);
     }
 }
 
@@ -578,6 +598,13 @@ rd_scan_file(const uint8_t *buf, uint64_t len, const rd_scan_options *options,
     if (len >= 132 && memcmp(buf + 128, "DICM", 4) == 0) {
         st.index->flags |= RD_IDX_HAS_PREAMBLE;
         pos = 132;
+    } else if (len > 0 && (len < 8 || memcmp(buf, "\0\0\0\0\0\0\0\0", 8) == 0)) {
+        /* No "DICM" and no element at offset 0 (eight zero bytes are no
+         * element in any encoding): a preamble cut short, or not DICOM. */
+        s = rd_fail(err, RD_ERR_NOT_DICOM, 0, RD_NO_TAG,
+                    "no 'DICM' prefix at offset 128 and no element at offset 0 "
+                    "(%llu bytes)", (unsigned long long)len);
+        goto fail;
     }
     /* File Meta Information: explicit VR little endian, group 0002 only. */
     s = scan_dataset(&st, RD_NONE, pos, len, 0, 0, 1, 0, 1, 0x0002, RD_REC_META, &pos);

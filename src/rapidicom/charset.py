@@ -641,6 +641,7 @@ _UNIVERSAL = frozenset({"UTF8", "GB18030"})
 _JIS_GROUP_PREFIX = {"iso2022_jp": b"\x1b$B", "iso2022_jp_2": b"\x1b$(D"}
 
 
+_ENCODERS: dict[str, Callable[[str], tuple[bytes, int]]] = {}
 _INCREMENTAL_ENCODERS: dict[str, Callable[[], codecs.IncrementalEncoder]] = {}
 
 
@@ -715,13 +716,19 @@ def _unencodable_at(text: str, codec: str) -> int | None:
             return _jis_x_0201_unencodable_at(text)
         if codec in _JIS_GROUP_PREFIX:
             return _jis_multibyte_unencodable_at(text, codec)
-        text.encode(codec)
+        encode = _ENCODERS.get(codec)
+        if encode is None:
+            info = codecs.lookup(codec)
+            if not getattr(info, "_is_text_encoding", True):
+                raise LookupError(codec)
+            encode = _ENCODERS[codec] = info.encode
+        encode(text)
         return None
     except UnicodeEncodeError as exc:
         return exc.start
     except UnicodeError:
         return 0
-    except LookupError as exc:
+    except (LookupError, ValueError) as exc:
         raise _EncoderWouldRaise from exc
 
 
@@ -748,7 +755,9 @@ def _jis_multibyte_unencodable_at(text: str, codec: str) -> int | None:
         raise _EncoderWouldRaise
     encoder_class = _INCREMENTAL_ENCODERS.get(codec)
     if encoder_class is None:
-        encoder_class = _INCREMENTAL_ENCODERS[codec] = codecs.getincrementalencoder(codec)
+        encoder_class = _INCREMENTAL_ENCODERS[codec] = codecs.getincrementalencoder(
+            codec
+        )
     encoder = encoder_class()
     try:
         head = encoder.encode(text[0])
