@@ -5,7 +5,8 @@ included) and ``charset_files``, and in pydicom-data's ``data_store/data``,
 that pydicom, rapidicom (strict, the default) and dicomsdl all read: each
 library's "open + 12 attributes" and "open + all values" workloads (see
 ``bench/workloads.py``) must run without an exception, and so must gdcm's
-"open + 12 attributes".  dicomsdl and gdcm are probed in a child process,
+"open + 12 attributes"; dicomsdl's and gdcm's UIDs/Rows/Columns must equal
+pydicom's (so that every library is timed on the same files).  dicomsdl and gdcm are probed in a child process,
 because dicomsdl crashes the interpreter on a truncated file.  The few files that
 fail in any library are excluded, each with its reason (``excluded()``).
 
@@ -71,7 +72,8 @@ _REPO = Path(__file__).resolve().parent.parent
 
 
 def _check(path: str, names, announce=None) -> dict[str, str]:
-    """{library: reason} for each library whose workload raises on `path`."""
+    """{library: reason} for each library whose workload raises on `path`, or
+    (dicomsdl, gdcm) whose "open+12 attrs" UIDs/Rows/Columns differ from pydicom's."""
     from bench import workloads
 
     reasons: dict[str, str] = {}
@@ -88,6 +90,14 @@ def _check(path: str, names, announce=None) -> dict[str, str]:
         except Exception as exc:
             msg = str(exc).splitlines()[0] if str(exc) else ""
             reasons[lib] = f"{lib} {what}: {type(exc).__name__}: {msg[:100]}"
+            continue
+        if what == "12" and lib in ("dicomsdl", "gdcm"):
+            try:
+                problems = workloads.verify_open12([path], (lib,))
+            except Exception:  # pydicom cannot read it: reported by _IN_PROCESS
+                problems = []
+            if problems:
+                reasons[lib] = f"{lib} {what}: wrong values: {problems[0].split(': ', 1)[1]}"
     return reasons
 
 

@@ -17,6 +17,7 @@ from posix.mman cimport mmap, munmap, PROT_READ, MAP_PRIVATE, MAP_FAILED
 from posix.fcntl cimport open as posix_open, O_RDONLY
 from posix.unistd cimport close as posix_close, pread
 from libc.stdlib cimport malloc, free
+from libc.errno cimport errno
 from posix.stat cimport struct_stat, fstat
 
 cimport rapidicom_c as c
@@ -153,10 +154,8 @@ cdef BufferOwner _owner_from_path(object path):
     with nogil:
         fd = posix_open(cpath, O_RDONLY)
     if fd < 0:
-        # Let Python produce the right OSError subclass and message.
-        with open(path, "rb"):
-            pass
-        raise OSError("cannot open %s" % (path,))
+        # OSError(errno, ...) becomes FileNotFoundError, PermissionError, ...
+        raise OSError(errno, os.strerror(errno), path)
     try:
         return _owner_from_fd(fd, path)
     finally:
@@ -169,7 +168,7 @@ cdef BufferOwner _owner_from_buffer(object obj):
     owner.view_acquired = True
     owner.ptr = <const uint8_t *>owner.view.buf
     owner.size = <uint64_t>owner.view.len
-    owner.source = obj
+    # view.obj holds the reference that keeps `obj` alive.
     return owner
 
 
