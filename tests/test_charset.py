@@ -776,7 +776,7 @@ scs_values = st.one_of(
     st.lists(st.sampled_from(_SCS_TERMS), min_size=1, max_size=4),
 )
 settings_ = settings(
-    max_examples=30000,
+    max_examples=400,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
