@@ -928,14 +928,19 @@ cdef class Dataset:
         """A read-only memoryview of the whole scanned buffer."""
         return self.idx.memory()
 
-    def to_json(self, bulk_data_threshold=None):
+    def to_json(self, bulk_data_threshold=None, bulk_data_element_handler=None):
         """The dataset as a DICOM JSON Model object (PS3.18 Annex F).
 
-        Binary values become ``InlineBinary`` (base64).  The File Meta
-        Information is not part of the JSON model; use ``ds.meta.to_json()``.
+        Binary values become ``InlineBinary`` (base64), except those longer
+        than the threshold when a handler is given: the handler's return
+        value is then used as their ``BulkDataURI`` (as in pydicom).  Group
+        lengths are left out and empty values are ``null`` (F.2.2, F.2.5).
+        The File Meta Information is not part of a dataset's JSON model; use
+        ``ds.meta.to_json()``.
         """
         from rapidicom._json import dataset_to_json
-        return dataset_to_json(self, bulk_data_threshold)
+        return dataset_to_json(self, bulk_data_threshold,
+                               bulk_data_element_handler=bulk_data_element_handler)
 
     def close(self):
         """Drop this Dataset's reference to the memory.  Views handed out

@@ -159,7 +159,7 @@ def _element(element, little: bool, limit, handler) -> dict[str, Any]:
 
 def _items(value) -> list:
     """The values of an element as a list ([] when empty)."""
-    if value is None or value == "":
+    if value is None or (isinstance(value, str) and not value):
         return []
     if isinstance(value, list):
         return value
