@@ -241,13 +241,17 @@ def case(seed: int, i: int) -> tuple[str, list]:
     return name, random_ops(rng, len(seeds()[name]))
 
 
-def run_batch(seed: int, count: int, progress: Path) -> int:
+def run_batch(seed: int, count: int, progress: Path, crash_at: int = -1) -> int:
     """Exercise `count` cases.  Before each, its description is written to
-    `progress`, so that a crash leaves the offending case behind."""
+    `progress`, so that a crash leaves the offending case behind.
+    `crash_at` makes case `crash_at` segfault on purpose (to test the test)."""
     for i in range(count):
         name, ops = case(seed, i)
         progress.write_text(json.dumps({"seed": seed, "case": i, "file": name, "ops": ops}))
         buf = apply(name, ops)
+        if i == crash_at:
+            import ctypes
+            ctypes.string_at(0)
         try:
             exercise(buf)
         except BaseException:
@@ -264,12 +268,13 @@ def main(argv=None) -> int:
     ap.add_argument("--count", type=int, default=3000)
     ap.add_argument("--progress", type=Path, default=Path("fuzz_progress.json"))
     ap.add_argument("--replay", type=Path, help="rerun the case a progress file names")
+    ap.add_argument("--crash-at", type=int, default=-1, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.replay:
         desc = json.loads(args.replay.read_text())
         exercise(apply(desc["file"], [tuple(op) for op in desc["ops"]]))
         return 0
-    return run_batch(args.seed, args.count, args.progress)
+    return run_batch(args.seed, args.count, args.progress, args.crash_at)
 
 
 if __name__ == "__main__":
