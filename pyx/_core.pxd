@@ -2,7 +2,7 @@
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from cpython.buffer cimport Py_buffer
 
-from rapidicom_c cimport rd_index, rd_record
+from rapidicom_c cimport rd_index, rd_record, rd_scan_options
 
 
 cdef class BufferOwner:
@@ -25,6 +25,7 @@ cdef class _Index:
     cdef object base            # BufferOwner or parent _Index: keeps memory alive
     cdef object _view           # memoryview over ptr.data, created on first use
     cdef dict sub_indexes       # record -> _Index of a lazily parsed sequence
+    cdef rd_scan_options opt    # the options of the scan, reused for lazy ones
     cdef object __weakref__
     cdef object memory(self)
 
@@ -51,6 +52,7 @@ cdef class Dataset:
     cdef int _pixel_representation(self)
     cdef object _value(self, uint32_t rec)
     cdef object _convert(self, uint32_t rec, str vr)
+    cdef uint32_t _depth(self)
     cdef object _lut_fix(self, uint32_t tag, object value)
     cdef list _sequence(self, uint32_t rec)
     cdef Dataset _item(self, _Index idx, uint32_t item)

@@ -47,12 +47,14 @@ cdef str _tag_str(uint32_t tag):
     return "(%04X,%04X)" % (tag >> 16, tag & 0xFFFF)
 
 
-cdef object _make_error(rd_error *err, object name):
+cdef object _make_error(rd_error *err, object name, str prefix=""):
+    """The exception for a failed scan; `prefix` is the path of the element
+    whose value was scanned (for sequences parsed on demand)."""
     if err.code == c.RD_ERR_NOMEM:
         return MemoryError(err.msg.decode("utf-8", "replace"))
     cls = _ERROR_CLASSES.get(err.code, _errors.InvalidDicomError)
     msg = err.msg.decode("utf-8", "replace")
-    path = err.path.decode("ascii", "replace")
+    path = prefix + err.path.decode("ascii", "replace")
     tag = None if err.tag == c.RD_NO_TAG else err.tag
     where = "at offset %d" % err.offset
     if path or tag is not None:
@@ -278,14 +280,18 @@ def open(source, *, bint lenient=False, max_depth=None, max_inflated=None):
     cdef _Index idx = _Index.__new__(_Index)
     idx.ptr = index
     idx.base = owner
+    idx.opt = opt
     cdef Dataset ds = _new_dataset(idx, c.RD_ROOT, None,
                                    (index.flags & c.RD_IDX_IMPLICIT_VR) != 0,
                                    (index.flags & c.RD_IDX_BIG_ENDIAN) == 0)
     return ds
 
 
-cdef _Index _sub_index(_Index idx, uint32_t rec, bint implicit, bint little):
-    """Parse a value found to be a sequence after the scan (private SQ, UN)."""
+cdef _Index _sub_index(_Index idx, uint32_t rec, bint implicit, bint little,
+                       uint32_t depth):
+    """Parse a value found to be a sequence after the scan (private SQ, UN).
+    `depth` is the nesting depth of the dataset holding it: the sequence
+    counts towards the same max_depth as the rest of the file."""
     cdef _Index sub
     if idx.sub_indexes is None:
         idx.sub_indexes = {}
@@ -296,7 +302,8 @@ cdef _Index _sub_index(_Index idx, uint32_t rec, bint implicit, bint little):
     cdef rd_index *out = NULL
     cdef rd_error err
     cdef rd_status status
-    cdef rd_scan_options opt = _options(False, None)
+    cdef rd_scan_options opt = idx.opt
+    opt.max_depth = opt.max_depth - depth if opt.max_depth > depth else 0
     cdef uint64_t length = r.length
     if r.flags & c.RD_REC_UNDEFINED_LENGTH:
         length = 0xFFFFFFFF
@@ -304,10 +311,11 @@ cdef _Index _sub_index(_Index idx, uint32_t rec, bint implicit, bint little):
         status = c.rd_scan_sequence(idx.ptr.data, idx.ptr.size, r.value_offset, length,
                                     implicit, little, &opt, &out, &err)
     if status != c.RD_OK:
-        raise _make_error(&err, None)
+        raise _make_error(&err, None, _tag_str(idx.ptr.records[rec].tag))
     sub = _Index.__new__(_Index)
     sub.ptr = out
     sub.base = idx
+    sub.opt = idx.opt
     idx.sub_indexes[rec] = sub
     return sub
 
@@ -776,6 +784,15 @@ cdef class Dataset:
         # OB, OW, UN, OF, ... and unresolved ambiguous VRs: a zero-copy view.
         return self.idx.memory()[r.value_offset:r.value_offset + n]
 
+    cdef uint32_t _depth(self):
+        """Number of sequences enclosing this dataset."""
+        cdef uint32_t d = 0
+        cdef Dataset p = self.parent
+        while p is not None:
+            d += 1
+            p = p.parent
+        return d
+
     cdef object _lut_fix(self, uint32_t tag, object value):
         if tag in _LUT_DESCRIPTOR_TAGS and isinstance(value, list) and value and value[0] < 0:
             value[0] += 65536
@@ -793,7 +810,8 @@ cdef class Dataset:
                 item = idx.ptr.children[r.child_start + i]
                 items.append(self._item(idx, item))
         elif r.length:
-            idx = _sub_index(self.idx, rec, self._record_implicit(rec), self._record_little(rec))
+            idx = _sub_index(self.idx, rec, self._record_implicit(rec),
+                             self._record_little(rec), self._depth())
             for i in range(idx.ptr.root_count):
                 item = idx.ptr.children[idx.ptr.root_start + i]
                 items.append(self._item(idx, item))

@@ -723,9 +723,6 @@ def test_lazy_private_sequence_error_raised_on_read():
     assert f"at offset {value_at}" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="bindings: _sub_index scans lazily parsed "
-                   "sequences with default options and depth 1, so nesting through "
-                   "them is not bounded by max_depth")
 def test_lazy_sequences_count_towards_max_depth():
     # (0040,0275) written as UN of defined length is parsed lazily as SQ
     # (its dictionary VR); 70 levels of it must hit max_depth=64 when read.
@@ -738,8 +735,6 @@ def test_lazy_sequences_count_towards_max_depth():
             ds = ds[SEQ][0]
 
 
-@pytest.mark.xfail(strict=True, reason="bindings: errors of a lazily parsed "
-                   "sequence do not name the element being read")
 def test_lazy_private_sequence_error_names_the_element():
     data, _ = _lazy_private_sequence(implicit(PATIENT_NAME, b"AB"))
     ds = rapidicom.open(data)
