@@ -537,12 +537,13 @@ cdef object _is_value(str s):
     return int(f) if f == int(f) else f
 
 
-cdef object _numbers(const uint8_t *p, uint64_t n, str vr, bint little):
+cdef object _numbers(const uint8_t *p, uint64_t n, str vr, bint little, rd_record *r):
     fmt = _STRUCT_FORMATS[vr]
     size = struct.calcsize("=" + fmt)
     if n % size:
         raise _errors.InvalidDicomError(
-            "value of %d bytes is not a multiple of %d for VR %s" % (n, size, vr))
+            "value of %d bytes is not a multiple of %d for VR %s (at offset %d in %s)"
+            % (n, size, vr, r.offset, _tag_str(r.tag)), offset=r.offset, tag=r.tag)
     count = n // size
     values = struct.unpack(("<" if little else ">") + str(count) + fmt,
                            PyBytes_FromStringAndSize(<const char *>p, <Py_ssize_t>n))
@@ -754,13 +755,13 @@ cdef class Dataset:
         if kind == K_US:
             if n == 2:
                 return <uint16_t>(p[0] | (p[1] << 8)) if little else <uint16_t>((p[0] << 8) | p[1])
-            return self._lut_fix(r.tag, _numbers(p, n, vr, little))
+            return self._lut_fix(r.tag, _numbers(p, n, vr, little, r))
         if kind == K_IS:
             return _multi(_latin1(p, n), _is_value)
         if kind == K_DS:
             return _multi(_latin1(p, n).strip(), _ds_value)
         if kind == K_NUMBERS:
-            return self._lut_fix(r.tag, _numbers(p, n, vr, little))
+            return self._lut_fix(r.tag, _numbers(p, n, vr, little, r))
         if kind == K_TEXT:
             if _plain_ascii(p, n):
                 return _split_text(_latin1(p, n))
