@@ -2,16 +2,17 @@
 
 Every DICOM file shipped in pydicom's ``test_files`` (``dicomdirtests``
 included) and ``charset_files``, and in pydicom-data's ``data_store/data``,
-that pydicom, rapidicom (strict, the default) and dicomsdl all read: each
-library's "open + 12 attributes" and "open + all values" workloads (see
-``bench/workloads.py``) must run without an exception, and so must gdcm's
-"open + 12 attributes"; dicomsdl's and gdcm's UIDs/Rows/Columns must equal
-pydicom's (so that every library is timed on the same files).  dicomsdl and gdcm are probed in a child process,
-because dicomsdl crashes the interpreter on a truncated file.  The few files that
-fail in any library are excluded, each with its reason (``excluded()``).
+that every library reads: rapidicom (strict, the default), pydicom and
+dicomsdl must run both workloads of ``bench/workloads.py`` ("open+12 attrs",
+"open+all values") without an exception, gdcm its "open+12 attrs"; and
+dicomsdl's and gdcm's UIDs/Rows/Columns must equal pydicom's, so that every
+library is timed on the same files.  dicomsdl and gdcm are probed in a child
+process, because dicomsdl crashes the interpreter (SIGSEGV) on a truncated
+file.  The files left out are listed with their reasons (``excluded()``).
 
-Nothing is pre-read: the first benchmark round reads the files from disk,
-later rounds find them in the page cache, so results are "warm page cache".
+Files are never read into memory beforehand; the benchmarks open them by
+path.  The probing here and the checks before timing read each file, so
+every timed round finds them in the page cache: "warm page cache" results.
 """
 from __future__ import annotations
 
@@ -141,7 +142,7 @@ def _check_in_child(paths: list[str]) -> dict[str, dict[str, str]]:
             raise RuntimeError(f"corpus probe child failed: {proc.stderr[-2000:]}")
         sig = -proc.returncode if proc.returncode < 0 else None
         how = f"signal {signal.Signals(sig).name}" if sig else f"exit status {proc.returncode}"
-        lib, what = trying.split("_")
+        lib, what = trying.split("_") if trying else ("dicomsdl/gdcm", "probe")
         out[current][lib] = f"{lib} {what}: crashed the interpreter ({how})"
         todo = todo[done + 1:]
     return out

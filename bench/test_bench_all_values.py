@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from bench import workloads
-from bench.conftest import run_benchmark
+from bench.harness import run_benchmark
 
 LIBRARIES = list(workloads.ALL_VALUES)
 _VERIFIED: dict[str, list[str]] = {}
