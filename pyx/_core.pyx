@@ -537,19 +537,58 @@ cdef object _is_value(str s):
     return int(f) if f == int(f) else f
 
 
+cdef inline uint64_t _load(const uint8_t *p, int size, bint little) nogil:
+    """An unsigned integer of `size` bytes in the given byte order."""
+    cdef uint64_t v = 0
+    cdef int i
+    if little:
+        for i in range(size - 1, -1, -1):
+            v = (v << 8) | p[i]
+    else:
+        for i in range(size):
+            v = (v << 8) | p[i]
+    return v
+
+
+cdef object _number(const uint8_t *p, char code, bint little):
+    cdef uint64_t v
+    cdef uint32_t u32
+    cdef float f32
+    cdef double f64
+    if code == b"H":
+        return <uint16_t>_load(p, 2, little)
+    if code == b"h":
+        return <int16_t><uint16_t>_load(p, 2, little)
+    if code == b"L":
+        return <uint32_t>_load(p, 4, little)
+    if code == b"l":
+        return <int32_t><uint32_t>_load(p, 4, little)
+    if code == b"Q":
+        return _load(p, 8, little)
+    if code == b"q":
+        return <int64_t>_load(p, 8, little)
+    if code == b"f":
+        u32 = <uint32_t>_load(p, 4, little)
+        memcpy(&f32, &u32, 4)
+        return f32
+    v = _load(p, 8, little)
+    memcpy(&f64, &v, 8)
+    return f64
+
+
 cdef object _numbers(const uint8_t *p, uint64_t n, str vr, bint little, rd_record *r):
-    fmt = _STRUCT_FORMATS[vr]
-    size = struct.calcsize("=" + fmt)
+    """Binary numbers (US SS UL SL FL FD SV UV): one value, or a list."""
+    cdef str fmt = _STRUCT_FORMATS[vr]
+    cdef char code = ord(fmt)
+    cdef uint64_t size = 2 if code in b"Hh" else (4 if code in b"Llf" else 8)
+    cdef uint64_t i
     if n % size:
         raise _errors.InvalidDicomError(
             "value of %d bytes is not a multiple of %d for VR %s (at offset %d in %s)"
             % (n, size, vr, r.offset, _tag_str(r.tag)), offset=r.offset, tag=r.tag)
-    count = n // size
-    values = struct.unpack(("<" if little else ">") + str(count) + fmt,
-                           PyBytes_FromStringAndSize(<const char *>p, <Py_ssize_t>n))
-    if count == 1:
-        return values[0]
-    return list(values)
+    if n == size:
+        return _number(p, code, little)
+    return [_number(p + i, code, little) for i in range(0, n, size)]
 
 
 cdef object _tags(const uint8_t *p, uint64_t n, bint little):
