@@ -986,6 +986,20 @@ cdef class Dataset:
         """A read-only memoryview of the whole scanned buffer."""
         return self.idx.memory()
 
+    @property
+    def pixels(self):
+        """The pixel engine for this dataset's Pixel Data (or Float / Double
+        Float Pixel Data), or None when it has none.  See rapidicom.pixels."""
+        from rapidicom.pixels import pixels_of
+        return pixels_of(self)
+
+    @property
+    def pixel_array(self):
+        """All frames with the shape, dtype and values of pydicom 3's default
+        ``Dataset.pixel_array`` (YBR_FULL / YBR_FULL_422 become RGB)."""
+        from rapidicom.pixels import pixel_array
+        return pixel_array(self)
+
     def to_json(self, bulk_data_threshold=None, bulk_data_element_handler=None):
         """The dataset as a DICOM JSON Model object (PS3.18 Annex F).
 

@@ -107,3 +107,60 @@ cdef extern from "rapidicom.h" nogil:
     size_t rd_dict_count()
     const rd_dict_entry *rd_dict_at(size_t i)
     const char *rd_private_dict_vr(const char *creator, size_t creator_len, uint32_t tag)
+
+    # -- pixel data ----------------------------------------------------------
+    ctypedef enum rd_photometric:
+        RD_PI_UNKNOWN
+        RD_PI_MONOCHROME1
+        RD_PI_MONOCHROME2
+        RD_PI_PALETTE_COLOR
+        RD_PI_RGB
+        RD_PI_YBR_FULL
+        RD_PI_YBR_FULL_422
+        RD_PI_YBR_ICT
+        RD_PI_YBR_RCT
+        RD_PI_YBR_PARTIAL_420
+
+    ctypedef struct rd_frame_desc:
+        uint32_t rows
+        uint32_t columns
+        uint32_t samples_per_pixel
+        uint32_t bits_allocated
+        uint32_t bits_stored
+        uint32_t pixel_representation
+        uint32_t planar_configuration
+        uint32_t photometric
+
+    uint64_t rd_frame_size(const rd_frame_desc *desc)
+    rd_status rd_rle_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                                  uint8_t *dst, uint64_t dst_cap, rd_error *err)
+    void rd_ybr_full_to_rgb_u8(uint8_t *pixels, uint64_t count)
+
+    ctypedef struct rd_frame_span:
+        uint32_t first
+        uint32_t count
+
+    enum: RD_FT_EXTENDED_TABLE
+    enum: RD_FT_BASIC_TABLE
+    enum: RD_FT_TABLE_IGNORED
+    enum: RD_FT_FEWER_FRAMES
+
+    rd_status rd_encaps_frame_table(const uint8_t *data, const uint64_t *item_offsets,
+                                    const uint64_t *item_lengths, uint32_t nitems,
+                                    const uint8_t *eot, uint64_t eot_len, uint64_t nframes,
+                                    rd_frame_span *out, uint32_t *flags, rd_error *err)
+
+    enum: RD_NATIVE_BIG_ENDIAN
+    enum: RD_NATIVE_SWAP_WORDS
+    enum: RD_NATIVE_FIX_BITS
+
+    ctypedef struct rd_native_layout:
+        uint64_t bit_offset
+        uint32_t flags
+
+    rd_status rd_native_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                              const rd_native_layout *layout, uint8_t *dst, uint64_t dst_cap,
+                              rd_error *err)
+    uint64_t rd_native_frame_bytes(const rd_frame_desc *desc)
+    int rd_native_bits_clean(const uint8_t *src, uint64_t count, const rd_frame_desc *desc)
+    void rd_fix_unused_bits(uint8_t *samples, uint64_t count, const rd_frame_desc *desc)

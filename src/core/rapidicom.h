@@ -220,6 +220,142 @@ rd_dict_at(size_t i);
 const char *
 rd_private_dict_vr(const char *creator, size_t creator_len, uint32_t tag);
 
+/* ------------------------------------------------------------------------- */
+/* Pixel data: the description every decoder shares                           */
+/* ------------------------------------------------------------------------- */
+
+/* rd_frame_desc.photometric */
+typedef enum rd_photometric {
+    RD_PI_UNKNOWN = 0,
+    RD_PI_MONOCHROME1,
+    RD_PI_MONOCHROME2,
+    RD_PI_PALETTE_COLOR,
+    RD_PI_RGB,
+    RD_PI_YBR_FULL,
+    RD_PI_YBR_FULL_422,
+    RD_PI_YBR_ICT,
+    RD_PI_YBR_RCT,
+    RD_PI_YBR_PARTIAL_420
+} rd_photometric;
+
+/*
+ * One frame's layout, read once from the dataset.  Codecs see this plain
+ * description, never the dataset.  Decoders write samples interleaved
+ * (planar configuration 0), each in bits_allocated/8 bytes, native (little
+ * endian) byte order; 1-bit data is written one byte per pixel.
+ */
+typedef struct rd_frame_desc {
+    uint32_t rows;
+    uint32_t columns;
+    uint32_t samples_per_pixel;
+    uint32_t bits_allocated;        /* 1, 8, 16, 32 or 64 */
+    uint32_t bits_stored;
+    uint32_t pixel_representation;  /* 0 unsigned, 1 two's complement */
+    uint32_t planar_configuration;  /* as encoded: 0 interleaved, 1 planar */
+    uint32_t photometric;           /* rd_photometric */
+} rd_frame_desc;
+
+/* Bytes of one decoded frame (samples interleaved, 1-bit data as bytes);
+ * 0 when the size would overflow 64 bits. */
+uint64_t
+rd_frame_size(const rd_frame_desc *desc);
+
+/*
+ * RLE Lossless (PS3.5 Annex G): decode one frame's encapsulated bytes
+ * (64-byte header + segments) into `dst`, which holds `dst_cap` bytes, at
+ * least rd_frame_size(desc).  Segment k holds byte k of each sample (most
+ * significant byte first), samples one after the other; the output is
+ * interleaved and little endian.  Malformed segments give RD_ERR_DECODE with
+ * the segment named in the message.  Reentrant; no allocation.
+ */
+rd_status
+rd_rle_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                    uint8_t *dst, uint64_t dst_cap, rd_error *err);
+
+/*
+ * YCbCr (YBR_FULL) to RGB in place, for `count` pixels of 3 interleaved
+ * 8-bit samples, with the same arithmetic and rounding as pydicom's
+ * convert_color_space (float32, ITU-R BT.601 full range).
+ */
+void
+rd_ybr_full_to_rgb_u8(uint8_t *pixels, uint64_t count);
+
+/* ------------------------------------------------------------------------- */
+/* Encapsulated frames and native layouts                                     */
+/* ------------------------------------------------------------------------- */
+
+/* One frame of encapsulated Pixel Data: `count` fragments from `first`
+ * (fragment numbers count items, the Basic Offset Table being item 0). */
+typedef struct rd_frame_span {
+    uint32_t first;
+    uint32_t count;   /* 0: the frame is missing from the data */
+} rd_frame_span;
+
+/* rd_encaps_frame_table() flags */
+#define RD_FT_EXTENDED_TABLE 0x1u /* frames from the Extended Offset Table */
+#define RD_FT_BASIC_TABLE    0x2u /* frames from the Basic Offset Table */
+#define RD_FT_TABLE_IGNORED  0x4u /* an offset table was invalid; fragments walked */
+#define RD_FT_FEWER_FRAMES   0x8u /* the walk found fewer frames than expected */
+
+/*
+ * Build the frame table of encapsulated Pixel Data.  `item_offsets` and
+ * `item_lengths` give each item's tag offset in `data` and value length
+ * (item 0 is the Basic Offset Table), as the index records them; `eot` is
+ * the Extended Offset Table's value (may be NULL).  Fills `out[nframes]` and
+ * `*flags`.  Reentrant; no allocation.
+ */
+rd_status
+rd_encaps_frame_table(const uint8_t *data, const uint64_t *item_offsets,
+                      const uint64_t *item_lengths, uint32_t nitems,
+                      const uint8_t *eot, uint64_t eot_len, uint64_t nframes,
+                      rd_frame_span *out, uint32_t *flags, rd_error *err);
+
+/* rd_native_layout.flags */
+#define RD_NATIVE_BIG_ENDIAN   0x1u /* samples stored big endian */
+#define RD_NATIVE_SWAP_WORDS   0x2u /* 8-bit samples in big-endian OW: swap byte pairs */
+#define RD_NATIVE_FIX_BITS     0x4u /* Bits Stored < Bits Allocated: shift the unused bits out */
+
+/*
+ * Where a native frame starts: `bit_offset` bits into `src` (non-zero only
+ * for 1-bit data, whose frames need not start on a byte).
+ */
+typedef struct rd_native_layout {
+    uint64_t bit_offset;
+    uint32_t flags;          /* RD_NATIVE_* */
+} rd_native_layout;
+
+/*
+ * Convert one native frame to the decoder output contract (interleaved,
+ * little endian, 1-bit data one byte per pixel, YBR_FULL_422 expanded to
+ * three samples per pixel, unused high bits sign-extended or cleared as the
+ * Pixel Representation says).  `src` holds `src_len` bytes from the frame's
+ * first byte; `dst` holds `dst_cap` bytes.  Reentrant; no allocation.
+ */
+rd_status
+rd_native_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                const rd_native_layout *layout, uint8_t *dst, uint64_t dst_cap,
+                rd_error *err);
+
+/* Bytes one native frame occupies in the file (1-bit: rounded up; YBR_FULL_422:
+ * two thirds of three samples); 0 on overflow. */
+uint64_t
+rd_native_frame_bytes(const rd_frame_desc *desc);
+
+/*
+ * Clear (unsigned) or sign-extend (signed) the bits above Bits Stored of
+ * `count` little-endian samples in place, as pydicom's pixel_array does.
+ */
+void
+rd_fix_unused_bits(uint8_t *samples, uint64_t count, const rd_frame_desc *desc);
+
+/*
+ * True when the frame's samples already hold what the unused-bits
+ * correction would give (so a zero-copy view shows correct values).
+ * `src` is little endian with bits_allocated 8, 16, 32 or 64.
+ */
+int
+rd_native_bits_clean(const uint8_t *src, uint64_t count, const rd_frame_desc *desc);
+
 #ifdef __cplusplus
 }
 #endif

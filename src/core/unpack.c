@@ -1,0 +1,210 @@
+/*
+ * unpack.c - native (uncompressed) frames to the decoder output contract:
+ * samples interleaved, little endian, 1-bit data one byte per pixel,
+ * YBR_FULL_422 expanded to three samples per pixel, and the bits above Bits
+ * Stored cleared (unsigned) or filled with the sign bit (signed), exactly as
+ * pydicom's pixel_array does.
+ *
+ * Why it is fast: the common layouts (little endian, interleaved) are one
+ * memcpy plus, only when Bits Stored < Bits Allocated, one in-cache pass;
+ * the general path reads each byte once and writes it once.  Callers that
+ * can use a zero-copy view skip this file entirely (rd_native_bits_clean
+ * tells them whether the view already shows the corrected values).
+ *
+ * Invariant: every read is within src[0, src_len); the caller's `src` is the
+ * whole Pixel Data value and the frame starts layout->bit_offset bits in.
+ */
+#include "rd_common.h"
+
+/* rows x columns x samples x bytes per sample (1-bit: one byte), 0 on overflow. */
+static uint64_t
+frame_bytes(const rd_frame_desc *d, uint64_t samples_per_pixel)
+{
+    uint64_t bytes = d->bits_allocated <= 8 ? 1 : d->bits_allocated / 8;
+    uint64_t n = (uint64_t)d->rows * d->columns;
+    if (samples_per_pixel && n > UINT64_MAX / samples_per_pixel)
+        return 0;
+    n *= samples_per_pixel;
+    if (n > UINT64_MAX / bytes)
+        return 0;
+    return n * bytes;
+}
+
+uint64_t
+rd_native_frame_bytes(const rd_frame_desc *d)
+{
+    uint64_t pixels = (uint64_t)d->rows * d->columns;
+    if (d->bits_allocated == 1) {
+        uint64_t bits = frame_bytes(d, d->samples_per_pixel);
+        return bits / 8 + (bits % 8 != 0);
+    }
+    if (d->photometric == RD_PI_YBR_FULL_422) {
+        /* Y1 Y2 Cb Cr for each pair of pixels: two samples per pixel. */
+        if (pixels > UINT64_MAX / 2)
+            return 0;
+        return frame_bytes(d, 2);
+    }
+    return frame_bytes(d, d->samples_per_pixel);
+}
+
+/* ------------------------------------------------------------------------- */
+/* Unused bits                                                                */
+/* ------------------------------------------------------------------------- */
+
+/* Sign-extend or mask `count` little-endian samples in place. */
+static void
+fix_unused_bits(uint8_t *p, uint64_t count, uint32_t bits_allocated, uint32_t bits_stored,
+                int is_signed)
+{
+    uint32_t shift = bits_allocated - bits_stored;
+    switch (bits_allocated) {
+    case 8:
+        for (uint64_t i = 0; i < count; i++)
+            p[i] = is_signed ? (uint8_t)((int8_t)(p[i] << shift) >> shift)
+                             : (uint8_t)((uint8_t)(p[i] << shift) >> shift);
+        break;
+    case 16:
+        for (uint64_t i = 0; i < count; i++) {
+            uint16_t v;
+            memcpy(&v, p + 2 * i, 2);
+            v = is_signed ? (uint16_t)((int16_t)(uint16_t)(v << shift) >> shift)
+                          : (uint16_t)((uint16_t)(v << shift) >> shift);
+            memcpy(p + 2 * i, &v, 2);
+        }
+        break;
+    case 32:
+        for (uint64_t i = 0; i < count; i++) {
+            uint32_t v;
+            memcpy(&v, p + 4 * i, 4);
+            v = is_signed ? (uint32_t)((int32_t)(v << shift) >> shift) : (v << shift) >> shift;
+            memcpy(p + 4 * i, &v, 4);
+        }
+        break;
+    case 64:
+        for (uint64_t i = 0; i < count; i++) {
+            uint64_t v;
+            memcpy(&v, p + 8 * i, 8);
+            v = is_signed ? (uint64_t)((int64_t)(v << shift) >> shift) : (v << shift) >> shift;
+            memcpy(p + 8 * i, &v, 8);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+void
+rd_fix_unused_bits(uint8_t *samples, uint64_t count, const rd_frame_desc *d)
+{
+    if (d->bits_stored > 0 && d->bits_stored < d->bits_allocated)
+        fix_unused_bits(samples, count, d->bits_allocated, d->bits_stored,
+                        d->pixel_representation != 0);
+}
+
+int
+rd_native_bits_clean(const uint8_t *src, uint64_t count, const rd_frame_desc *d)
+{
+    uint32_t ba = d->bits_allocated, bs = d->bits_stored;
+    if (bs >= ba || (ba != 8 && ba != 16 && ba != 32 && ba != 64))
+        return 1;
+    for (uint64_t i = 0; i < count; i++) {
+        uint64_t v = 0, top;
+        memcpy(&v, src + i * (ba / 8), ba / 8);  /* little-endian host assumed below */
+        top = v >> (bs - 1);                      /* sign bit and everything above */
+        if (d->pixel_representation) {
+            uint64_t all = ba == 64 ? UINT64_MAX >> (bs - 1) : ((UINT64_C(1) << (ba - bs + 1)) - 1);
+            if (top != 0 && top != all)
+                return 0;
+        } else if ((v >> bs) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* ------------------------------------------------------------------------- */
+/* Frames                                                                     */
+/* ------------------------------------------------------------------------- */
+
+static rd_status
+unpack_bits(const uint8_t *src, uint64_t src_len, uint64_t bit_offset, uint64_t n,
+            uint8_t *dst, rd_error *err)
+{
+    uint64_t last_bit = bit_offset + n;
+    if (n && (last_bit < bit_offset || (last_bit - 1) / 8 >= src_len))
+        return rd_fail(err, RD_ERR_TRUNCATED, src_len, RD_TAG_PIXEL_DATA,
+                       "1-bit frame needs %llu bits from bit %llu; Pixel Data has %llu bytes",
+                       (unsigned long long)n, (unsigned long long)bit_offset,
+                       (unsigned long long)src_len);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t b = bit_offset + i;
+        dst[i] = (src[b >> 3] >> (b & 7)) & 1;  /* DICOM packs from the least significant bit */
+    }
+    return RD_OK;
+}
+
+rd_status
+rd_native_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d,
+                const rd_native_layout *layout, uint8_t *dst, uint64_t dst_cap,
+                rd_error *err)
+{
+    uint64_t out_size = frame_bytes(d, d->samples_per_pixel);
+    uint64_t in_size = rd_native_frame_bytes(d);
+    uint64_t start = layout->bit_offset / 8;
+    uint32_t bytes = d->bits_allocated <= 8 ? 1 : d->bits_allocated / 8;
+    uint32_t spp = d->samples_per_pixel;
+    uint64_t pixels = (uint64_t)d->rows * d->columns;
+    int big = (layout->flags & RD_NATIVE_BIG_ENDIAN) && bytes > 1;
+    int swap_words = (layout->flags & RD_NATIVE_SWAP_WORDS) != 0;
+    int is_422 = d->photometric == RD_PI_YBR_FULL_422 && d->bits_allocated != 1;
+
+    if (out_size == 0 && pixels != 0)
+        return rd_fail(err, RD_ERR_LIMIT, 0, RD_TAG_PIXEL_DATA, "frame size overflows");
+    if (dst_cap < out_size)
+        return rd_fail(err, RD_ERR_INVALID, 0, RD_TAG_PIXEL_DATA,
+                       "output holds %llu bytes, the frame needs %llu",
+                       (unsigned long long)dst_cap, (unsigned long long)out_size);
+    if (d->bits_allocated == 1)
+        return unpack_bits(src, src_len, layout->bit_offset, pixels * spp, dst, err);
+    if (!rd_has(src_len, start, in_size))
+        return rd_fail(err, RD_ERR_TRUNCATED, start, RD_TAG_PIXEL_DATA,
+                       "frame of %llu bytes at byte %llu of Pixel Data runs past its %llu bytes",
+                       (unsigned long long)in_size, (unsigned long long)start,
+                       (unsigned long long)src_len);
+    if (is_422 && spp != 3)
+        return rd_fail(err, RD_ERR_INVALID, 0, RD_TAG_PIXEL_DATA,
+                       "YBR_FULL_422 needs 3 samples per pixel, not %u", spp);
+
+    if (!big && !swap_words && !is_422 && (spp == 1 || d->planar_configuration == 0)) {
+        memcpy(dst, src + start, out_size);
+    } else {
+        /* General path: sample k of the output comes from sample src_index(k). */
+        uint64_t count = pixels * spp;
+        for (uint64_t k = 0; k < count; k++) {
+            uint64_t pixel = k / spp, sample = k % spp, from;
+            if (is_422) {
+                /* pair of pixels: Y1 Y2 Cb Cr */
+                uint64_t pair = pixel / 2;
+                from = pair * 4 + (sample == 0 ? (pixel & 1) : sample + 1);
+            } else if (d->planar_configuration == 1 && spp > 1) {
+                from = sample * pixels + pixel;
+            } else {
+                from = k;
+            }
+            for (uint32_t b = 0; b < bytes; b++) {
+                uint64_t at = start + from * bytes + (big ? bytes - 1 - b : b);
+                if (swap_words)
+                    at ^= 1;
+                if (at >= src_len)
+                    return rd_fail(err, RD_ERR_TRUNCATED, src_len, RD_TAG_PIXEL_DATA,
+                                   "frame runs past the end of Pixel Data");
+                dst[k * bytes + b] = src[at];
+            }
+        }
+    }
+    if ((layout->flags & RD_NATIVE_FIX_BITS) && d->bits_stored < d->bits_allocated
+        && d->bits_stored > 0)
+        fix_unused_bits(dst, pixels * spp, d->bits_allocated, d->bits_stored,
+                        d->pixel_representation != 0);
+    return RD_OK;
+}

@@ -1,0 +1,406 @@
+"""The pixel engine: a Dataset's frames as numpy arrays.
+
+A :class:`Pixels` object reads the pixel description once (rows, columns,
+samples, bits, representation, photometric interpretation, planar
+configuration, number of frames, transfer syntax) and then hands out frames:
+
+* native data: a read-only, zero-copy view of the file whenever the layout
+  allows it (little endian, interleaved, and no unused bits to correct);
+  otherwise one pass in C into a new array;
+* encapsulated data: the frame table (Extended/Basic Offset Table or a
+  fragment walk), then the codec in C, writing straight into the output.
+
+``to_array()`` allocates its output once and decodes frames on a thread
+pool; every C call runs without the GIL and keeps no state, so threads never
+share anything but the read-only source.
+
+Output contract (every decoder): samples interleaved, native byte order,
+shape ``(rows, columns[, samples])`` per frame; MONOCHROME1 is kept as is;
+YBR_FULL / YBR_FULL_422 8-bit data become RGB when ``as_rgb`` is true (the
+default, as pydicom's ``pixel_array``).
+"""
+from __future__ import annotations
+
+import os
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from rapidicom import _pixels
+from rapidicom.errors import DecodeError, InvalidDicomError, UnsupportedError
+
+__all__ = ["Pixels", "available_decoders"]
+
+RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+NATIVE_SYNTAXES = {
+    "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.1.99",
+}
+BIG_ENDIAN = "1.2.840.10008.1.2.2"
+
+_PIXEL_TAGS = ((0x7FE00010, "PixelData"), (0x7FE00008, "FloatPixelData"),
+               (0x7FE00009, "DoubleFloatPixelData"))
+
+
+def available_decoders() -> dict[str, str]:
+    """Transfer syntaxes this build decodes, with the decoder's name.
+
+    .. versionadded:: 0.2.0
+    """
+    decoders = {uid: "native" for uid in NATIVE_SYNTAXES}
+    decoders[RLE_LOSSLESS] = "rle"
+    return decoders
+
+
+def _int(ds, keyword, default=None):
+    """An integer attribute of the pixel description; text that is not a
+    number is an error naming the element."""
+    value = ds.get(keyword, default)
+    if isinstance(value, list):
+        value = value[0] if value else default
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        element = ds.element(keyword)
+        raise InvalidDicomError(f"{keyword} {value!r} is not an integer (at offset "
+                                f"{element.offset})", offset=element.offset,
+                                tag=element.tag) from None
+
+
+class Pixels:
+    """Frames of a Dataset's Pixel Data (or Float/Double Float Pixel Data).
+
+    Created by ``Dataset.pixels``.  Arrays returned by :meth:`frame` may be
+    read-only views of the file; they keep the file's memory alive.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(self, ds, element):
+        self._ds = ds
+        self._element = element
+        self.keyword = element.keyword
+        ts = ds.transfer_syntax
+        if ts is None:  # no File Meta: the encoding found by the scanner decides
+            ts = "1.2.840.10008.1.2" if ds.is_little_endian else BIG_ENDIAN
+        self.transfer_syntax = ts
+        self.rows = _int(ds, "Rows")
+        self.columns = _int(ds, "Columns")
+        self.samples_per_pixel = _int(ds, "SamplesPerPixel", 1)
+        self.bits_allocated = _int(ds, "BitsAllocated")
+        self.bits_stored = _int(ds, "BitsStored", self.bits_allocated)
+        self.pixel_representation = _int(ds, "PixelRepresentation", 0)
+        self.planar_configuration = _int(ds, "PlanarConfiguration", 0)
+        pi = ds.get("PhotometricInterpretation", "")
+        self.photometric_interpretation = (pi[0] if isinstance(pi, list) else pi).strip()
+        # Missing, empty or 0 means one frame (pydicom warns and does the same).
+        self.number_of_frames = _int(ds, "NumberOfFrames", 1) or 1
+        if self.keyword == "FloatPixelData":
+            self.bits_allocated = self.bits_stored = 32
+        elif self.keyword == "DoubleFloatPixelData":
+            self.bits_allocated = self.bits_stored = 64
+        self._validate()
+        self.is_compressed = self.transfer_syntax not in NATIVE_SYNTAXES and bool(
+            element.is_undefined_length)
+        self._desc = (self.rows, self.columns, self.samples_per_pixel, self.bits_allocated,
+                      self.bits_stored, self.pixel_representation,
+                      self.planar_configuration,
+                      _pixels.PHOTOMETRIC.get(self.photometric_interpretation, 0))
+        self._spans = None
+        self.warnings: list[str] = []
+
+    # -- description -------------------------------------------------------
+
+    def _validate(self):
+        where = f"{self.keyword} of {self.rows}x{self.columns}"
+        for name in ("rows", "columns", "bits_allocated"):
+            if getattr(self, name) is None:
+                raise InvalidDicomError(f"{where}: missing {name.replace('_', ' ').title()}",
+                                        tag=0x7FE00010)
+        if not (0 < self.columns < 65536 and 0 < self.rows < 65536):
+            raise InvalidDicomError(f"{where}: Rows and Columns must be 1..65535",
+                                    tag=0x7FE00010)
+        ba = self.bits_allocated
+        if ba not in (1, 8, 16, 32, 64):
+            raise UnsupportedError(f"{where}: Bits Allocated {ba} is not 1, 8, 16, 32 or 64",
+                                   tag=0x00280100)
+        if not 1 <= self.bits_stored <= ba:
+            raise InvalidDicomError(
+                f"{where}: Bits Stored {self.bits_stored} is not within 1..{ba}",
+                tag=0x00280101)
+        if self.samples_per_pixel not in (1, 3, 4) and not 1 <= self.samples_per_pixel <= 4:
+            raise InvalidDicomError(f"{where}: Samples per Pixel {self.samples_per_pixel}",
+                                    tag=0x00280002)
+        if self.number_of_frames < 1:
+            raise InvalidDicomError(f"{where}: Number of Frames {self.number_of_frames}",
+                                    tag=0x00280008)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of decoded samples (native byte order)."""
+        if self.keyword == "FloatPixelData":
+            return np.dtype(np.float32)
+        if self.keyword == "DoubleFloatPixelData":
+            return np.dtype(np.float64)
+        size = 1 if self.bits_allocated == 1 else self.bits_allocated // 8
+        kind = "i" if self.pixel_representation else "u"
+        if self.bits_allocated == 1:
+            kind = "u"
+        return np.dtype(f"{kind}{size}")
+
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        if self.samples_per_pixel > 1:
+            return (self.rows, self.columns, self.samples_per_pixel)
+        return (self.rows, self.columns)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of :meth:`to_array`'s result: (frames, rows, columns[, samples])."""
+        return (self.number_of_frames,) + self.frame_shape
+
+    def __repr__(self):
+        return (f"<rapidicom.Pixels {self.number_of_frames} frame(s) of {self.frame_shape} "
+                f"{self.dtype} {self.photometric_interpretation}"
+                f"{' compressed' if self.is_compressed else ''}>")
+
+    # -- frames --------------------------------------------------------------
+
+    def _converts_to_rgb(self, as_rgb: bool) -> bool:
+        return (as_rgb and self.photometric_interpretation in ("YBR_FULL", "YBR_FULL_422")
+                and self.bits_allocated == 8 and self.samples_per_pixel == 3)
+
+    def frame(self, index: int, *, as_rgb: bool = True, zero_copy_only: bool = False,
+              out: np.ndarray | None = None) -> np.ndarray:
+        """Frame `index` as an array of shape (rows, columns[, samples]).
+
+        Native data comes back as a read-only view of the file when the
+        layout allows; ``zero_copy_only=True`` raises instead of copying.
+        Decodes only this frame's bytes.
+        """
+        if not -self.number_of_frames <= index < self.number_of_frames:
+            raise IndexError(f"frame {index} out of range ({self.number_of_frames} frames)")
+        index %= self.number_of_frames
+        if out is None:
+            view = self._native_view(index) if not self.is_compressed else None
+            if view is not None and not self._converts_to_rgb(as_rgb):
+                return view
+            if zero_copy_only:
+                raise InvalidDicomError(
+                    f"frame {index} cannot be a zero-copy view: {self._copy_reason(as_rgb)}")
+            out = np.empty(self.frame_shape, self.dtype)
+        self._decode_into(index, out, as_rgb)
+        return out
+
+    def to_array(self, threads: int | None = None, out: np.ndarray | None = None, *,
+                 as_rgb: bool = True) -> np.ndarray:
+        """All frames as one array of shape (frames, rows, columns[, samples]).
+
+        The output is allocated once (or `out` is filled).  Compressed frames
+        decode on `threads` threads (default: the machine's CPU count) with
+        the GIL released.  Native data that allows it is returned as one
+        read-only view of the file.
+        """
+        n = self.number_of_frames
+        if out is None and not self.is_compressed and not self._converts_to_rgb(as_rgb):
+            whole = self._native_view(None)
+            if whole is not None:
+                return whole
+        if out is None:
+            out = np.empty(self.shape, self.dtype)
+        elif out.shape != self.shape or out.dtype != self.dtype:
+            raise ValueError(f"out must have shape {self.shape} and dtype {self.dtype}")
+        if threads is None:
+            threads = os.cpu_count() or 1
+        threads = max(1, int(threads))
+        if not self.is_compressed:
+            threads = 1  # memory-bound copies: one pass is fastest
+        if threads == 1 or n == 1:
+            for i in range(n):
+                self._decode_into(i, out[i], as_rgb)
+        else:
+            self._frame_spans()  # build the table once, before the workers start
+            errors: dict[int, Exception] = {}
+
+            def work(i):
+                try:
+                    self._decode_into(i, out[i], as_rgb)
+                except DecodeError as exc:
+                    errors[i] = exc
+
+            with ThreadPoolExecutor(min(threads, n)) as pool:
+                list(pool.map(work, range(n)))
+            if errors:
+                first = min(errors)
+                raise DecodeError(
+                    f"{len(errors)} of {n} frames failed to decode (frames "
+                    f"{sorted(errors)[:10]}); first: {errors[first]}",
+                    offset=errors[first].offset, tag=0x7FE00010) from errors[first]
+        return out
+
+    def __iter__(self):
+        for i in range(self.number_of_frames):
+            yield self.frame(i)
+
+    def __len__(self):
+        return self.number_of_frames
+
+    # -- native --------------------------------------------------------------
+
+    def _native_flags(self) -> int:
+        flags = 0
+        if self.transfer_syntax == BIG_ENDIAN:
+            flags |= _pixels.NATIVE_BIG_ENDIAN
+            if self.bits_allocated == 8 and self._element.vr == "OW" \
+                    and self.keyword == "PixelData":
+                flags |= _pixels.NATIVE_SWAP_WORDS
+        if self.keyword == "PixelData" and self.bits_stored < self.bits_allocated:
+            flags |= _pixels.NATIVE_FIX_BITS
+        return flags
+
+    def _native_frame_bytes(self) -> int:
+        return _pixels.native_frame_bytes(self._desc)
+
+    def _check_native_length(self):
+        need = self._native_frame_bytes() * self.number_of_frames
+        if self.bits_allocated == 1:
+            bits = self.rows * self.columns * self.samples_per_pixel * self.number_of_frames
+            need = bits // 8 + (bits % 8 != 0)
+        have = self._element.length
+        if have < need:
+            raise InvalidDicomError(
+                f"{self.keyword} holds {have} bytes, {self.number_of_frames} frame(s) of "
+                f"{self.frame_shape} need {need}", offset=self._element.offset,
+                tag=self._element.tag)
+
+    def _copy_reason(self, as_rgb) -> str:
+        if self.is_compressed:
+            return "the data is compressed"
+        if self._converts_to_rgb(as_rgb):
+            return "YBR is converted to RGB (pass as_rgb=False to keep YBR)"
+        flags = self._native_flags()
+        if flags & (_pixels.NATIVE_BIG_ENDIAN | _pixels.NATIVE_SWAP_WORDS) \
+                and self.bits_allocated > 1:
+            return "the data is big endian"
+        if self.bits_allocated == 1:
+            return "1-bit data is unpacked to one byte per pixel"
+        if self.photometric_interpretation == "YBR_FULL_422":
+            return "YBR_FULL_422 data is expanded to three samples per pixel"
+        if self.samples_per_pixel > 1 and self.planar_configuration == 1:
+            return "planar data is interleaved"
+        return "unused high bits hold values that must be corrected"
+
+    def _native_view(self, index: int | None):
+        """A read-only view of frame `index` (all frames for None), or None."""
+        flags = self._native_flags()
+        if self.bits_allocated == 1 or self.photometric_interpretation == "YBR_FULL_422":
+            return None
+        if flags & (_pixels.NATIVE_BIG_ENDIAN | _pixels.NATIVE_SWAP_WORDS) \
+                and self.bits_allocated > 8:
+            return None
+        if flags & _pixels.NATIVE_SWAP_WORDS:
+            return None
+        if self.samples_per_pixel > 1 and self.planar_configuration == 1:
+            return None
+        self._check_native_length()
+        frame_bytes = self._native_frame_bytes()
+        count = (frame_bytes // self.dtype.itemsize)
+        start = self._element.value_offset
+        nframes = 1
+        if index is None:
+            nframes = self.number_of_frames
+        else:
+            start += index * frame_bytes
+        buffer = self._ds.buffer
+        arr = np.frombuffer(buffer, dtype=self.dtype.newbyteorder("<"),
+                            count=count * nframes, offset=start)
+        if flags & _pixels.NATIVE_FIX_BITS:
+            raw = np.frombuffer(buffer, dtype=np.uint8, count=frame_bytes * nframes,
+                                offset=start)
+            if not _pixels.bits_clean(raw, self._desc, count * nframes):
+                return None
+        shape = self.frame_shape if index is not None else self.shape
+        return arr.reshape(shape)
+
+    # -- decoding --------------------------------------------------------------
+
+    def _decode_into(self, index: int, out: np.ndarray, as_rgb: bool):
+        flat = out.reshape(-1).view(np.uint8)
+        if self.is_compressed:
+            self._decode_encapsulated(index, flat)
+        else:
+            self._decode_native(index, flat)
+        if self._converts_to_rgb(as_rgb):
+            _pixels.ybr_full_to_rgb(flat)
+
+    def _decode_native(self, index: int, flat: np.ndarray):
+        self._check_native_length()
+        value = self._element.raw
+        if self.bits_allocated == 1:
+            bit_offset = index * self.rows * self.columns * self.samples_per_pixel
+        else:
+            bit_offset = index * self._native_frame_bytes() * 8
+        _pixels.native_frame(value, self._desc, bit_offset, self._native_flags(), flat, index)
+
+    def _frame_spans(self):
+        if self._spans is None:
+            fragments = self._element.fragments
+            offsets = np.array([o - 8 for o, _ in fragments], dtype=np.uint64)
+            lengths = np.array([n for _, n in fragments], dtype=np.uint64)
+            eot = self._ds.get(0x7FE00001) if 0x7FE00002 in self._ds else None
+            spans, flags = _pixels.frame_table(self._ds.buffer, offsets, lengths, eot,
+                                               self.number_of_frames)
+            if flags & _pixels.TABLE_IGNORED:
+                self.warnings.append("the offset table is invalid; frames were found by "
+                                     "walking the fragments")
+                warnings.warn(self.warnings[-1], UserWarning, stacklevel=3)
+            if flags & _pixels.TABLE_FEWER_FRAMES:
+                self.warnings.append("fewer frames were found than Number of Frames says")
+                warnings.warn(self.warnings[-1], UserWarning, stacklevel=3)
+            self._spans = (spans, fragments)
+        return self._spans
+
+    def _frame_bytes(self, index: int):
+        spans, fragments = self._frame_spans()
+        first, count = spans[index]
+        if count == 0:
+            raise DecodeError(f"frame {index} is missing from the encapsulated data",
+                              tag=0x7FE00010)
+        buffer = self._ds.buffer
+        if count == 1:
+            offset, length = fragments[first]
+            return buffer[offset:offset + length]
+        return b"".join(buffer[o:o + n] for o, n in fragments[first:first + count])
+
+    def _decode_encapsulated(self, index: int, flat: np.ndarray):
+        ts = self.transfer_syntax
+        if ts == RLE_LOSSLESS:
+            _pixels.rle_frame(self._frame_bytes(index), self._desc, flat, index)
+            if self.keyword == "PixelData" and self.bits_stored < self.bits_allocated:
+                count = flat.size // max(1, self.dtype.itemsize)
+                _pixels.fix_unused_bits(flat, self._desc, count)
+            return
+        raise UnsupportedError(f"no decoder for transfer syntax {ts} in this build",
+                               tag=0x7FE00010)
+
+
+def pixels_of(ds):
+    """The Pixels of a Dataset, or None when it has no pixel data."""
+    for tag, _ in _PIXEL_TAGS:
+        if tag in ds:
+            return Pixels(ds, ds.element(tag))
+    return None
+
+
+def pixel_array(ds, *, as_rgb: bool = True, threads: int | None = None) -> np.ndarray:
+    """All frames with pydicom's shape: (rows, columns[, samples]) for one
+    frame, (frames, rows, columns[, samples]) for several."""
+    px = pixels_of(ds)
+    if px is None:
+        raise AttributeError("the dataset has no Pixel Data, Float Pixel Data or Double "
+                             "Float Pixel Data")
+    arr = px.to_array(threads=threads, as_rgb=as_rgb)
+    return arr[0] if px.number_of_frames == 1 else arr

@@ -1,0 +1,89 @@
+"""Pixels of every native and RLE file of the corpus against pydicom 3.
+
+For each file: ``ds.pixel_array`` must have pydicom's shape, dtype and values
+(bit-exact: these syntaxes are lossless), ``frame(i)`` must equal the i-th
+frame, and ``to_array`` must give the same with 1 and 2 threads.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pydicom
+import pytest
+
+import rapidicom
+from corpus import dicom_files, file_id
+
+NATIVE_OR_RLE = {
+    "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2",
+    "1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.5",
+}
+
+# Files whose pixel data pydicom refuses, with its reason; rapidicom must
+# refuse them too (with a DicomError) unless noted.
+PYDICOM_REFUSES: dict[str, str] = {}
+
+
+def _pixel_files():
+    out = []
+    for path in dicom_files():
+        try:
+            ds = rapidicom.open(path)
+        except rapidicom.DicomError:
+            continue  # truncated files: covered by test_parity
+        if not any(t in ds for t in (0x7FE00010, 0x7FE00008, 0x7FE00009)):
+            continue
+        ts = ds.transfer_syntax or "1.2.840.10008.1.2"
+        if ts in NATIVE_OR_RLE:
+            out.append(path)
+    return out
+
+
+FILES = _pixel_files()
+
+
+def _reference(path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = pydicom.dcmread(path, force=True)
+        if "TransferSyntaxUID" not in ds.file_meta:
+            # pydicom refuses pixel data without a Transfer Syntax UID; give it
+            # the one the dataset's encoding shows (as pydicom itself read it).
+            ds.file_meta.TransferSyntaxUID = (
+                pydicom.uid.ImplicitVRLittleEndian if ds.original_encoding[0]
+                else pydicom.uid.ExplicitVRLittleEndian if ds.original_encoding[1]
+                else pydicom.uid.ExplicitVRBigEndian)
+        return ds.pixel_array
+
+
+def test_corpus_has_native_and_rle_files():
+    assert len(FILES) > 60
+
+
+@pytest.mark.parametrize("path", FILES, ids=[file_id(p) for p in FILES])
+def test_pixel_array_matches_pydicom(path):
+    try:
+        expected = _reference(path)
+    except Exception as exc:  # pydicom cannot decode it
+        with pytest.raises(rapidicom.DicomError):
+            rapidicom.open(path).pixel_array
+        PYDICOM_REFUSES[file_id(path)] = repr(exc)
+        return
+    ds = rapidicom.open(path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = ds.pixel_array
+    assert ours.shape == expected.shape
+    # pydicom gives big-endian data a big-endian dtype ('>u2'); rapidicom's
+    # output contract is native byte order.  Kind, size and values must match.
+    assert ours.dtype == expected.dtype.newbyteorder("=")
+    assert np.array_equal(ours, expected)
+
+    px = ds.pixels
+    frames = expected if px.number_of_frames > 1 else expected[np.newaxis]
+    for i in range(px.number_of_frames):
+        assert np.array_equal(px.frame(i), frames[i]), f"frame {i}"
+    if px.number_of_frames > 1:
+        assert np.array_equal(px.to_array(threads=2), frames)
+        assert np.array_equal(px.to_array(threads=1), frames)
