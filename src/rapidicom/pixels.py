@@ -28,7 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from rapidicom import _pixels
-from rapidicom.errors import DecodeError, InvalidDicomError, UnsupportedError
+from rapidicom.errors import DecodeError, DicomError, InvalidDicomError, UnsupportedError
 
 __all__ = ["Pixels", "available_decoders"]
 
@@ -203,6 +203,12 @@ class Pixels:
         decode on `threads` threads (default: the machine's CPU count) with
         the GIL released.  Native data that allows it is returned as one
         read-only view of the file.
+
+        Raises
+        ------
+        DecodeError
+            When frames fail: ``.failed_frames`` lists them and ``.array``
+            holds the output with every other frame decoded.
         """
         n = self.number_of_frames
         if out is None and not self.is_compressed and not self._converts_to_rgb(as_rgb):
@@ -218,27 +224,33 @@ class Pixels:
         threads = max(1, int(threads))
         if not self.is_compressed:
             threads = 1  # memory-bound copies: one pass is fastest
+        errors: dict[int, Exception] = {}
+
+        def work(i):
+            try:
+                self._decode_into(i, out[i], as_rgb)
+            except DicomError as exc:
+                errors[i] = exc
+
         if threads == 1 or n == 1:
             for i in range(n):
-                self._decode_into(i, out[i], as_rgb)
+                work(i)
         else:
             self._frame_spans()  # build the table once, before the workers start
-            errors: dict[int, Exception] = {}
-
-            def work(i):
-                try:
-                    self._decode_into(i, out[i], as_rgb)
-                except DecodeError as exc:
-                    errors[i] = exc
-
             with ThreadPoolExecutor(min(threads, n)) as pool:
                 list(pool.map(work, range(n)))
-            if errors:
-                first = min(errors)
-                raise DecodeError(
-                    f"{len(errors)} of {n} frames failed to decode (frames "
-                    f"{sorted(errors)[:10]}); first: {errors[first]}",
-                    offset=errors[first].offset, tag=0x7FE00010) from errors[first]
+        if errors:
+            failed = sorted(errors)
+            first = errors[failed[0]]
+            if n == 1:
+                raise first
+            exc = DecodeError(
+                f"{len(failed)} of {n} frames could not be decoded (frames "
+                f"{failed[:10]}{'...' if len(failed) > 10 else ''}); the others are in "
+                f".array.  First error: {first}", offset=first.offset, tag=0x7FE00010)
+            exc.failed_frames = failed
+            exc.array = out
+            raise exc from first
         return out
 
     def __iter__(self):
