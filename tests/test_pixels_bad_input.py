@@ -116,3 +116,26 @@ def test_missing_fragments_for_frames():
     px = rapidicom.open(bytes(patched)).pixels
     with pytest.raises(rapidicom.InvalidDicomError, match="2 fragments for 3 frames"):
         px.to_array()
+
+
+def test_excess_pixel_bytes_are_tolerated_with_a_warning():
+    data = _native(1, ROWS * COLS * 2 + 8)
+    px = rapidicom.open(data).pixels
+    with pytest.warns(UserWarning, match="8 bytes after the last frame"):
+        arr = px.to_array()
+    assert arr.shape == (1, ROWS, COLS) and px.warnings
+
+
+def test_ybr_full_422_with_a_third_too_many_bytes():
+    """Pixel Data sized for 3 samples per pixel labelled YBR_FULL_422 (2 per
+    pixel): pydicom refuses it, so do we."""
+    from test_pixels_synthetic import _build
+    from pydicom.uid import ExplicitVRLittleEndian
+    ds = rapidicom.open(bytes(_build(ExplicitVRLittleEndian, 4, 6, 3, 8, 8, 0, frames=1,
+                                     photometric="RGB")))
+    el = ds.element("PhotometricInterpretation")
+    raw = bytes(ds.buffer)
+    new = raw[:el.offset] + _element(0x00280004, "CS", b"YBR_FULL_422") + \
+        raw[el.value_offset + el.length:]
+    with pytest.raises(rapidicom.InvalidDicomError, match="Photometric Interpretation"):
+        rapidicom.open(new).pixel_array

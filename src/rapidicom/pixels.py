@@ -110,6 +110,7 @@ class Pixels:
                       self.planar_configuration,
                       _pixels.PHOTOMETRIC.get(self.photometric_interpretation, 0))
         self._spans = None
+        self._length_checked = False
         self.warnings: list[str] = []
 
     # -- description -------------------------------------------------------
@@ -277,16 +278,34 @@ class Pixels:
         return _pixels.native_frame_bytes(self._desc)
 
     def _check_native_length(self):
+        """The Pixel Data value must hold every frame; more is tolerated (with
+        a warning) except where it shows a wrong YBR_FULL_422, as in pydicom."""
+        if self._length_checked:
+            return
         need = self._native_frame_bytes() * self.number_of_frames
         if self.bits_allocated == 1:
             bits = self.rows * self.columns * self.samples_per_pixel * self.number_of_frames
             need = bits // 8 + (bits % 8 != 0)
         have = self._element.length
+        where = dict(offset=self._element.offset, tag=self._element.tag)
         if have < need:
             raise InvalidDicomError(
                 f"{self.keyword} holds {have} bytes, {self.number_of_frames} frame(s) of "
-                f"{self.frame_shape} need {need}", offset=self._element.offset,
-                tag=self._element.tag)
+                f"{self.frame_shape} need {need} (at offset {self._element.offset})", **where)
+        if have > need + need % 2:
+            if self.photometric_interpretation == "YBR_FULL_422" and \
+                    have >= need // 2 * 3:
+                raise InvalidDicomError(
+                    f"{self.keyword} holds {have} bytes, a third more than YBR_FULL_422 "
+                    f"needs ({need}): the Photometric Interpretation is likely wrong",
+                    **where)
+            self._warn(f"{self.keyword} has {have - need} bytes after the last frame; "
+                       "they are ignored")
+        self._length_checked = True
+
+    def _warn(self, message):
+        self.warnings.append(message)
+        warnings.warn(message, UserWarning, stacklevel=4)
 
     def _copy_reason(self, as_rgb) -> str:
         if self.is_compressed:
@@ -366,12 +385,10 @@ class Pixels:
             spans, flags = _pixels.frame_table(self._ds.buffer, offsets, lengths, eot,
                                                self.number_of_frames)
             if flags & _pixels.TABLE_IGNORED:
-                self.warnings.append("the offset table is invalid; frames were found by "
-                                     "walking the fragments")
-                warnings.warn(self.warnings[-1], UserWarning, stacklevel=3)
+                self._warn("the offset table is invalid; frames were found by walking "
+                           "the fragments")
             if flags & _pixels.TABLE_FEWER_FRAMES:
-                self.warnings.append("fewer frames were found than Number of Frames says")
-                warnings.warn(self.warnings[-1], UserWarning, stacklevel=3)
+                self._warn("fewer frames were found than Number of Frames says")
             self._spans = (spans, fragments)
         return self._spans
 
