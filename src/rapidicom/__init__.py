@@ -22,7 +22,9 @@ from rapidicom._core import (
     tag_for_keyword,
 )
 
-__version__ = "0.1.0"
+from rapidicom.pixels import Pixels, available_decoders
+
+__version__ = "0.2.0"
 
 __all__ = [
     "Dataset",
@@ -31,8 +33,10 @@ __all__ = [
     "Element",
     "InvalidDicomError",
     "LimitExceededError",
+    "Pixels",
     "TruncatedError",
     "UnsupportedError",
+    "available_decoders",
     "dictionary_entry",
     "dictionary_vr",
     "keyword_for_tag",

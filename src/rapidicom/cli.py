@@ -375,4 +375,50 @@ def _keyword(element) -> str:
 # Registry: one entry per subcommand, in help order.
 # ---------------------------------------------------------------------------
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_dump]
+# ---------------------------------------------------------------------------
+# decode
+# ---------------------------------------------------------------------------
+
+
+def _add_decode(sub) -> None:
+    p = sub.add_parser(
+        "decode", help="decode pixel data to .npy (all frames) or .png (one frame)",
+        description="Decode a file's pixel data.  OUT ending in .npy receives all "
+                    "frames (frames, rows, columns[, samples]); OUT ending in .png "
+                    "receives one frame (--frame), scaled to 16 bits when it is not "
+                    "unsigned 8/16-bit data.")
+    p.add_argument("file", help="DICOM file")
+    p.add_argument("-o", "--output", required=True, help="output path (.npy or .png)")
+    p.add_argument("--frame", type=int, default=0, help="frame for .png output (default 0)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="decoding threads (default: CPU count)")
+    p.add_argument("--keep-ybr", action="store_true",
+                   help="keep YBR colour data as stored instead of converting to RGB")
+    p.set_defaults(func=_run_decode)
+
+
+def _run_decode(args) -> int:
+    import numpy as np
+
+    from rapidicom.png import write_png
+
+    try:
+        ds = rapidicom.open(args.file)
+        px = ds.pixels
+        if px is None:
+            return _fail("decode", f"{args.file}: no pixel data")
+        as_rgb = not args.keep_ybr
+        if args.output.lower().endswith(".png"):
+            write_png(args.output, px.frame(args.frame, as_rgb=as_rgb))
+        elif args.output.lower().endswith(".npy"):
+            np.save(args.output, px.to_array(threads=args.threads, as_rgb=as_rgb))
+        else:
+            return _fail("decode", "OUT must end in .npy or .png")
+    except rapidicom.DicomError as exc:
+        return _fail("decode", _error_message(exc, args.file))
+    except (OSError, IndexError, ValueError) as exc:
+        return _fail("decode", f"{args.file}: {exc}")
+    return 0
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_dump, _add_decode]
