@@ -21,8 +21,9 @@
  *
  * Why it is fast: no temporary buffer.  Each segment is decoded straight
  * into its final place in dst, one byte every stride = samples * bps bytes;
- * for stride 1 (8-bit monochrome) runs become memcpy/memset, and the common
- * strides (2, 3, 4) get their own copies of the loop with a constant stride.
+ * for stride 1 (8-bit monochrome) runs are copied and filled in whole
+ * 16-byte blocks (decode_segment_contiguous), and the common strides
+ * (2, 3, 4) get their own copies of the byte loop with a constant stride.
  * The header is read once; nothing is allocated.
  *
  * Invariants:
@@ -34,6 +35,8 @@
  *     (output bytes written); a run is clamped to both `len - pos` and
  *     `want - got` before it is copied, so no read leaves the segment and no
  *     write goes past byte want*stride - 1 of the segment's first byte.
+ *     (The stride-1 block copies may run ahead of a run, but only inside
+ *     the part of the frame the segment has still to write; see there.)
  *   - input left over once a segment is full is ignored: real files pad a
  *     segment to even length, and some encoders end with a run that is too
  *     long.  (pydicom likewise keeps only the first rows*columns bytes.)
@@ -112,13 +115,68 @@ decode_segment(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t stride,
     return got;
 }
 
+/*
+ * decode_segment() for stride 1 (one segment per frame: 8-bit, 1 sample),
+ * the most common RLE layout, with runs copied in whole 16-byte blocks.
+ * A block may write up to 15 bytes past the end of its run; that is allowed
+ * only while those bytes are still inside [got, want), i.e. bytes this
+ * segment has yet to write.  The runs that follow write every one of them
+ * again, in order, so a successful decode leaves no trace of the overshoot
+ * (and a failed one may leave any bytes, as documented).  Reads overshoot
+ * the same way, and only within the segment.
+ */
+static uint64_t
+decode_segment_contiguous(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t want)
+{
+    uint64_t pos = 0, got = 0;
+
+    while (got < want && pos < len) {
+        uint8_t control = in[pos++];
+        uint64_t n, blocks, i;
+
+        if (control < 128) {
+            n = (uint64_t)control + 1;
+            blocks = (n + 15) & ~(uint64_t)15;
+            if (blocks <= len - pos && blocks <= want - got) {
+                for (i = 0; i < blocks; i += 16)
+                    memcpy(out + got + i, in + pos + i, 16);
+            } else {
+                if (n > len - pos)
+                    n = len - pos;
+                if (n > want - got)
+                    n = want - got;
+                memcpy(out + got, in + pos, (size_t)n);
+            }
+            pos += n;
+            got += n;
+        } else if (control > 128) {
+            uint8_t value;
+            if (pos == len)
+                break;
+            value = in[pos++];
+            n = 257u - control;
+            blocks = (n + 15) & ~(uint64_t)15;
+            if (blocks <= want - got) {
+                for (i = 0; i < blocks; i += 16)
+                    memset(out + got + i, value, 16);
+            } else {
+                if (n > want - got)
+                    n = want - got;
+                memset(out + got, value, (size_t)n);
+            }
+            got += n;
+        }
+    }
+    return got;
+}
+
 static uint64_t
 decode_segment_strided(const uint8_t *in, uint64_t len, uint8_t *out, uint64_t stride,
                        uint64_t want)
 {
     switch (stride) {
     case 1:
-        return decode_segment(in, len, out, 1, want);
+        return decode_segment_contiguous(in, len, out, want);
     case 2:
         return decode_segment(in, len, out, 2, want);
     case 3:
