@@ -23,7 +23,6 @@ cdef class _Index:
     """One element index and the memory its offsets refer to."""
     cdef rd_index *ptr
     cdef object base            # BufferOwner or parent _Index: keeps memory alive
-    cdef object _view           # memoryview over ptr.data, created on first use
     cdef dict sub_indexes       # record -> _Index of a lazily parsed sequence
     cdef rd_scan_options opt    # the options of the scan, reused for lazy ones
     cdef object __weakref__

@@ -222,9 +222,10 @@ cdef class _Index:
         PyBuffer_FillInfo(buffer, self, <void *>p, <Py_ssize_t>self.ptr.size, 1, flags)
 
     cdef object memory(self):
-        if self._view is None:
-            self._view = memoryview(self)
-        return self._view
+        # A new view each time: caching it on self would make a reference
+        # cycle (index -> view -> index) that only the garbage collector
+        # could free, keeping whole files in memory until it runs.
+        return memoryview(self)
 
 
 cdef rd_scan_options _options(bint lenient, object max_depth, object max_inflated=None):

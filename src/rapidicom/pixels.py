@@ -22,6 +22,7 @@ default, as pydicom's ``pixel_array``).
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -38,6 +39,25 @@ NATIVE_SYNTAXES = {
     "1.2.840.10008.1.2.1.99",
 }
 BIG_ENDIAN = "1.2.840.10008.1.2.2"
+
+# Below this many decoded bytes a thread pool costs more than it saves.
+PARALLEL_MIN_BYTES = 1 << 20
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """A long-lived pool per thread count: starting threads for every call
+    would cost more than decoding small images.  Workers only run our
+    GIL-free decode calls, never user code, so sharing cannot deadlock."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(threads)
+        if pool is None:
+            pool = _POOLS[threads] = ThreadPoolExecutor(
+                threads, thread_name_prefix=f"rapidicom-{threads}")
+        return pool
+
 
 _PIXEL_TAGS = ((0x7FE00010, "PixelData"), (0x7FE00008, "FloatPixelData"),
                (0x7FE00009, "DoubleFloatPixelData"))
@@ -201,8 +221,8 @@ class Pixels:
         """All frames as one array of shape (frames, rows, columns[, samples]).
 
         The output is allocated once (or `out` is filled).  Compressed frames
-        decode on `threads` threads (default: the machine's CPU count) with
-        the GIL released.  Native data that allows it is returned as one
+        decode on `threads` threads (default: the machine's CPU count, or 1
+        for images under 1 MiB) with the GIL released.  Native data that allows it is returned as one
         read-only view of the file.
 
         Raises
@@ -221,7 +241,8 @@ class Pixels:
         elif out.shape != self.shape or out.dtype != self.dtype:
             raise ValueError(f"out must have shape {self.shape} and dtype {self.dtype}")
         if threads is None:
-            threads = os.cpu_count() or 1
+            small = out.nbytes < PARALLEL_MIN_BYTES
+            threads = 1 if small else os.cpu_count() or 1
         threads = max(1, int(threads))
         if not self.is_compressed:
             threads = 1  # memory-bound copies: one pass is fastest
@@ -238,8 +259,7 @@ class Pixels:
                 work(i)
         else:
             self._frame_spans()  # build the table once, before the workers start
-            with ThreadPoolExecutor(min(threads, n)) as pool:
-                list(pool.map(work, range(n)))
+            list(_pool(min(threads, n)).map(work, range(n)))
         if errors:
             failed = sorted(errors)
             first = errors[failed[0]]
