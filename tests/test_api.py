@@ -178,3 +178,19 @@ def test_errors_carry_offset_and_tag():
     assert err.tag == 0xFFFCFFFC  # the trailing padding element lost its end
     assert err.offset == data.rfind(b"\xfc\xff\xfc\xff")
     assert "offset" in str(err) and "(FFFC,FFFC)" in str(err)
+
+
+def test_memory_is_freed_without_the_garbage_collector():
+    """No reference cycle: a dataset's memory goes as soon as the last view
+    does, even with the cycle collector off (large mapped files must not
+    wait for a collection)."""
+    gc.disable()
+    try:
+        ds = rapidicom.open(CT)
+        pixels = ds.PixelData
+        owner = weakref.ref(ds.buffer.obj)
+        ds.pixels.frame(0)
+        del ds, pixels
+        assert owner() is None
+    finally:
+        gc.enable()
