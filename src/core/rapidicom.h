@@ -356,6 +356,56 @@ rd_fix_unused_bits(uint8_t *samples, uint64_t count, const rd_frame_desc *desc);
 int
 rd_native_bits_clean(const uint8_t *src, uint64_t count, const rd_frame_desc *desc);
 
+/* ------------------------------------------------------------------------- */
+/* Codecs: one entry point each, same contract as rd_rle_decode_frame()        */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Every codec decodes one frame's complete codestream (`src`, `src_len`
+ * bytes) into `dst` (`dst_cap` bytes, at least rd_frame_size(desc)): samples
+ * interleaved, little endian, in the layout `desc` describes, with the same
+ * values pydicom 3's pixel_array gives before its colour conversion (sign
+ * and precision reconciled with Bits Stored / Pixel Representation the way
+ * pydicom does).  A codestream whose dimensions or sample count disagree
+ * with `desc` is RD_ERR_DECODE; limits are checked before any allocation.
+ * Reentrant, no global state; corrupt input gives RD_ERR_DECODE with the
+ * codec's own message in err->msg.
+ */
+
+/* rd_codec_options.flags */
+#define RD_CODEC_KEEP_YBR 0x1u /* JPEG: return YCbCr as stored instead of RGB */
+
+typedef struct rd_codec_options {
+    size_t size;            /* sizeof(rd_codec_options) */
+    uint32_t flags;         /* RD_CODEC_* */
+    uint32_t threads;       /* codec-internal threads (openjpeg); 0 or 1: none */
+    uint64_t max_pixels;    /* refuse frames larger than this (default 2^31) */
+} rd_codec_options;
+
+/* JPEG baseline / extended 8-bit (libjpeg-turbo). */
+rd_status
+rd_jpeg_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                     const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
+                     rd_error *err);
+
+/* JPEG lossless, process 14 (any predictor, 2-16 bits) and SV1. */
+rd_status
+rd_jpeg_lossless_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                              const rd_codec_options *options, uint8_t *dst,
+                              uint64_t dst_cap, rd_error *err);
+
+/* JPEG-LS lossless and near-lossless (CharLS). */
+rd_status
+rd_jls_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                    const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
+                    rd_error *err);
+
+/* JPEG 2000 and HTJ2K (openjpeg), J2K codestream or JP2 file. */
+rd_status
+rd_j2k_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                    const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
+                    rd_error *err);
+
 #ifdef __cplusplus
 }
 #endif
