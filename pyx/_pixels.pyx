@@ -108,6 +108,19 @@ def fix_unused_bits(uint8_t[::1] samples, tuple desc, uint64_t count):
             c.rd_fix_unused_bits(&samples[0], count, &d)
 
 
+def deflate_frame(const uint8_t[::1] src, uint8_t[::1] out, int frame):
+    """Inflate one Deflated Image Frame Compression frame into `out` (which
+    has exactly the native frame's size), without the GIL."""
+    cdef rd_error err
+    cdef rd_status status
+    cdef const uint8_t *sp = &src[0] if src.shape[0] else <const uint8_t *>b""
+    cdef uint8_t *dp = &out[0] if out.shape[0] else NULL
+    with nogil:
+        status = c.rd_deflate_decode_frame(sp, src.shape[0], dp, out.shape[0], &err)
+    if status != c.RD_OK:
+        raise _error(&err, "deflated frame %d" % frame)
+
+
 def ybr_full_to_rgb(uint8_t[::1] pixels):
     """YBR_FULL to RGB in place on interleaved 8-bit triples."""
     cdef uint64_t n = pixels.shape[0] // 3

@@ -164,3 +164,5 @@ cdef extern from "rapidicom.h" nogil:
     uint64_t rd_native_frame_bytes(const rd_frame_desc *desc)
     int rd_native_bits_clean(const uint8_t *src, uint64_t count, const rd_frame_desc *desc)
     void rd_fix_unused_bits(uint8_t *samples, uint64_t count, const rd_frame_desc *desc)
+    rd_status rd_deflate_decode_frame(const uint8_t *src, uint64_t src_len, uint8_t *dst,
+                                      uint64_t expected, rd_error *err)

@@ -98,3 +98,67 @@ cleanup:
     free(dst);
     return status;
 }
+
+/* ------------------------------------------------------------------------- */
+/* Deflated Image Frame Compression (1.2.840.10008.1.2.8.1)                   */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Each frame is the native little-endian frame compressed with raw deflate
+ * (RFC 1951).  It must inflate to exactly `expected` bytes: fewer is
+ * truncated data, more would not fit and is refused before it is written.
+ */
+rd_status
+rd_deflate_decode_frame(const uint8_t *src, uint64_t src_len, uint8_t *dst,
+                        uint64_t expected, rd_error *err)
+{
+    z_stream zs;
+    rd_status status = RD_OK;
+    uint64_t in_pos = 0, out_pos = 0;
+    int zret = Z_OK;
+
+    memset(&zs, 0, sizeof(zs));
+    if (inflateInit2(&zs, -MAX_WBITS) != Z_OK)
+        return rd_fail(err, RD_ERR_NOMEM, 0, RD_NO_TAG, "cannot start the deflate decoder");
+    while (zret != Z_STREAM_END) {
+        uInt in_chunk = (uInt)((src_len - in_pos) > (1u << 30) ? (1u << 30) : (src_len - in_pos));
+        uInt out_chunk = (uInt)((expected - out_pos) > (1u << 30) ? (1u << 30)
+                                                                  : (expected - out_pos));
+        uint8_t spare;
+        zs.next_in = (Bytef *)(src + in_pos);
+        zs.avail_in = in_chunk;
+        /* Once the frame is full, offer one spare byte to detect excess data. */
+        zs.next_out = out_chunk ? dst + out_pos : &spare;
+        zs.avail_out = out_chunk ? out_chunk : 1;
+        zret = inflate(&zs, Z_NO_FLUSH);
+        in_pos += in_chunk - zs.avail_in;
+        if (out_chunk)
+            out_pos += out_chunk - zs.avail_out;
+        else if (zs.avail_out == 0) {
+            status = rd_fail(err, RD_ERR_DECODE, in_pos, RD_NO_TAG,
+                             "deflated frame inflates to more than %llu bytes",
+                             (unsigned long long)expected);
+            goto cleanup;
+        }
+        if (zret == Z_STREAM_END)
+            break;
+        if (zret == Z_BUF_ERROR && in_pos >= src_len) {
+            status = rd_fail(err, RD_ERR_DECODE, in_pos, RD_NO_TAG,
+                             "deflated frame ends after %llu of %llu bytes",
+                             (unsigned long long)out_pos, (unsigned long long)expected);
+            goto cleanup;
+        }
+        if (zret != Z_OK && zret != Z_BUF_ERROR) {
+            status = rd_fail(err, RD_ERR_DECODE, in_pos, RD_NO_TAG,
+                             "corrupt deflated frame: %s", zs.msg ? zs.msg : "error");
+            goto cleanup;
+        }
+    }
+    if (out_pos != expected)
+        status = rd_fail(err, RD_ERR_DECODE, in_pos, RD_NO_TAG,
+                         "deflated frame holds %llu bytes, %llu expected",
+                         (unsigned long long)out_pos, (unsigned long long)expected);
+cleanup:
+    inflateEnd(&zs);
+    return status;
+}

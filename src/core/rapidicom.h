@@ -406,6 +406,14 @@ rd_j2k_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
                     const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
                     rd_error *err);
 
+/*
+ * Deflated Image Frame Compression: inflate one frame (raw deflate) into
+ * `dst`, which must receive exactly `expected` bytes (the native frame).
+ */
+rd_status
+rd_deflate_decode_frame(const uint8_t *src, uint64_t src_len, uint8_t *dst,
+                        uint64_t expected, rd_error *err);
+
 #ifdef __cplusplus
 }
 #endif

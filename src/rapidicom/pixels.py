@@ -34,6 +34,7 @@ from rapidicom.errors import DecodeError, DicomError, InvalidDicomError, Unsuppo
 __all__ = ["Pixels", "available_decoders"]
 
 RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+DEFLATED_FRAMES = "1.2.840.10008.1.2.8.1"
 NATIVE_SYNTAXES = {
     "1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2",
     "1.2.840.10008.1.2.1.99",
@@ -70,6 +71,7 @@ def available_decoders() -> dict[str, str]:
     """
     decoders = {uid: "native" for uid in NATIVE_SYNTAXES}
     decoders[RLE_LOSSLESS] = "rle"
+    decoders[DEFLATED_FRAMES] = "deflate"
     return decoders
 
 
@@ -432,8 +434,29 @@ class Pixels:
                 count = flat.size // max(1, self.dtype.itemsize)
                 _pixels.fix_unused_bits(flat, self._desc, count)
             return
+        if ts == DEFLATED_FRAMES:
+            self._decode_deflated(index, flat)
+            return
         raise UnsupportedError(f"no decoder for transfer syntax {ts} in this build",
                                tag=0x7FE00010)
+
+    def _decode_deflated(self, index: int, flat: np.ndarray):
+        """A deflated frame is the native little-endian frame: inflate it
+        straight into the output when its layout is the output's, else into
+        a frame-sized buffer converted in one pass."""
+        src = self._frame_bytes(index)
+        direct = (self.bits_allocated != 1
+                  and self.photometric_interpretation != "YBR_FULL_422"
+                  and (self.samples_per_pixel == 1 or self.planar_configuration == 0))
+        if direct:
+            _pixels.deflate_frame(src, flat, index)
+            if self.keyword == "PixelData" and self.bits_stored < self.bits_allocated:
+                _pixels.fix_unused_bits(flat, self._desc, flat.size // self.dtype.itemsize)
+            return
+        native = np.empty(self._native_frame_bytes(), dtype=np.uint8)
+        _pixels.deflate_frame(src, native, index)
+        flags = _pixels.NATIVE_FIX_BITS if self.bits_stored < self.bits_allocated else 0
+        _pixels.native_frame(native, self._desc, 0, flags, flat, index)
 
 
 def pixels_of(ds):
