@@ -9,7 +9,8 @@ from libc.stdint cimport uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport malloc, free
 
 cimport rapidicom_c as c
-from rapidicom_c cimport rd_error, rd_status, rd_frame_desc, rd_native_layout, rd_frame_span
+from rapidicom_c cimport (rd_error, rd_status, rd_frame_desc, rd_native_layout, rd_frame_span,
+                          rd_codec_options)
 
 from rapidicom import errors as _errors
 
@@ -160,3 +161,47 @@ def frame_table(const uint8_t[::1] data, const uint64_t[::1] item_offsets,
         return [(spans[i].first, spans[i].count) for i in range(nframes)], flags
     finally:
         free(spans)
+
+
+# ---------------------------------------------------------------------------
+# Codecs
+# ---------------------------------------------------------------------------
+
+CODEC_JPEG = c.RD_CODEC_JPEG
+CODEC_JPEG_LOSSLESS = c.RD_CODEC_JPEG_LOSSLESS
+CODEC_JPEG_LS = c.RD_CODEC_JPEG_LS
+CODEC_J2K = c.RD_CODEC_J2K
+_CODEC_NAMES = {CODEC_JPEG: "JPEG", CODEC_JPEG_LOSSLESS: "JPEG lossless",
+                CODEC_JPEG_LS: "JPEG-LS", CODEC_J2K: "JPEG 2000"}
+
+DEFAULT_MAX_PIXELS = 1 << 31
+
+
+def codec_available(int codec):
+    """True when this build has the decoder."""
+    return c.rd_codec_decoder(<c.rd_codec_id>codec) != NULL
+
+
+def codec_frame(int codec, const uint8_t[::1] src, tuple desc, bint keep_ybr,
+                uint32_t threads, uint8_t[::1] out, int frame,
+                uint64_t max_pixels=DEFAULT_MAX_PIXELS):
+    """Decode one compressed frame into `out` with the codec's C module,
+    without the GIL."""
+    cdef rd_frame_desc d = _desc(desc)
+    cdef rd_codec_options opt
+    cdef rd_error err
+    cdef rd_status status
+    cdef c.rd_codec_fn fn = c.rd_codec_decoder(<c.rd_codec_id>codec)
+    cdef const uint8_t *sp = &src[0] if src.shape[0] else <const uint8_t *>b""
+    cdef uint8_t *dp = &out[0] if out.shape[0] else NULL
+    if fn == NULL:
+        raise _errors.UnsupportedError("this build has no %s decoder" % _CODEC_NAMES[codec],
+                                       tag=0x7FE00010)
+    opt.size = sizeof(rd_codec_options)
+    opt.flags = c.RD_CODEC_KEEP_YBR if keep_ybr else 0
+    opt.threads = threads
+    opt.max_pixels = max_pixels
+    with nogil:
+        status = fn(sp, src.shape[0], &d, &opt, dp, out.shape[0], &err)
+    if status != c.RD_OK:
+        raise _error(&err, "%s frame %d" % (_CODEC_NAMES[codec], frame))

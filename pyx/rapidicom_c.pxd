@@ -166,3 +166,37 @@ cdef extern from "rapidicom.h" nogil:
     void rd_fix_unused_bits(uint8_t *samples, uint64_t count, const rd_frame_desc *desc)
     rd_status rd_deflate_decode_frame(const uint8_t *src, uint64_t src_len, uint8_t *dst,
                                       uint64_t expected, rd_error *err)
+
+    # -- codecs --------------------------------------------------------------
+    enum: RD_CODEC_KEEP_YBR
+
+    ctypedef struct rd_codec_options:
+        size_t size
+        uint32_t flags
+        uint32_t threads
+        uint64_t max_pixels
+
+    rd_status rd_jpeg_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                                   const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
+                                   rd_error *err)
+    rd_status rd_jpeg_lossless_decode_frame(const uint8_t *src, uint64_t src_len,
+                                            const rd_frame_desc *desc,
+                                            const rd_codec_options *options, uint8_t *dst,
+                                            uint64_t dst_cap, rd_error *err)
+    rd_status rd_jls_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                                  const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
+                                  rd_error *err)
+    rd_status rd_j2k_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                                  const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
+                                  rd_error *err)
+
+    ctypedef enum rd_codec_id:
+        RD_CODEC_JPEG
+        RD_CODEC_JPEG_LOSSLESS
+        RD_CODEC_JPEG_LS
+        RD_CODEC_J2K
+
+    ctypedef rd_status (*rd_codec_fn)(const uint8_t *src, uint64_t src_len,
+                                      const rd_frame_desc *desc, const rd_codec_options *options,
+                                      uint8_t *dst, uint64_t dst_cap, rd_error *err)
+    rd_codec_fn rd_codec_decoder(rd_codec_id codec)

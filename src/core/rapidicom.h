@@ -406,6 +406,22 @@ rd_j2k_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
                     const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
                     rd_error *err);
 
+/* The decoders by family, and whether this build has them. */
+typedef enum rd_codec_id {
+    RD_CODEC_JPEG = 1,           /* baseline / extended 8-bit */
+    RD_CODEC_JPEG_LOSSLESS = 2,  /* process 14 */
+    RD_CODEC_JPEG_LS = 3,
+    RD_CODEC_J2K = 4             /* JPEG 2000 and HTJ2K */
+} rd_codec_id;
+
+typedef rd_status (*rd_codec_fn)(const uint8_t *src, uint64_t src_len,
+                                 const rd_frame_desc *desc, const rd_codec_options *options,
+                                 uint8_t *dst, uint64_t dst_cap, rd_error *err);
+
+/* The decoder for `codec`, or NULL when this build was made without it. */
+rd_codec_fn
+rd_codec_decoder(rd_codec_id codec);
+
 /*
  * Deflated Image Frame Compression: inflate one frame (raw deflate) into
  * `dst`, which must receive exactly `expected` bytes (the native frame).

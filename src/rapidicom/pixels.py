@@ -41,6 +41,21 @@ NATIVE_SYNTAXES = {
 }
 BIG_ENDIAN = "1.2.840.10008.1.2.2"
 
+# Transfer syntax -> codec of the C core (see _pixels.CODEC_*).
+CODECS = {
+    "1.2.840.10008.1.2.4.50": _pixels.CODEC_JPEG,            # baseline 8-bit
+    "1.2.840.10008.1.2.4.51": _pixels.CODEC_JPEG,            # extended (8-bit samples)
+    "1.2.840.10008.1.2.4.57": _pixels.CODEC_JPEG_LOSSLESS,   # process 14
+    "1.2.840.10008.1.2.4.70": _pixels.CODEC_JPEG_LOSSLESS,   # process 14, SV1
+    "1.2.840.10008.1.2.4.80": _pixels.CODEC_JPEG_LS,         # lossless
+    "1.2.840.10008.1.2.4.81": _pixels.CODEC_JPEG_LS,         # near-lossless
+    "1.2.840.10008.1.2.4.90": _pixels.CODEC_J2K,             # lossless only
+    "1.2.840.10008.1.2.4.91": _pixels.CODEC_J2K,
+    "1.2.840.10008.1.2.4.201": _pixels.CODEC_J2K,            # HTJ2K lossless
+    "1.2.840.10008.1.2.4.202": _pixels.CODEC_J2K,            # HTJ2K lossless RPCL
+    "1.2.840.10008.1.2.4.203": _pixels.CODEC_J2K,            # HTJ2K
+}
+
 # Below this many decoded bytes a thread pool costs more than it saves.
 PARALLEL_MIN_BYTES = 1 << 20
 
@@ -72,6 +87,10 @@ def available_decoders() -> dict[str, str]:
     decoders = {uid: "native" for uid in NATIVE_SYNTAXES}
     decoders[RLE_LOSSLESS] = "rle"
     decoders[DEFLATED_FRAMES] = "deflate"
+    names = {_pixels.CODEC_JPEG: "libjpeg-turbo", _pixels.CODEC_JPEG_LOSSLESS: "ljpeg",
+             _pixels.CODEC_JPEG_LS: "charls", _pixels.CODEC_J2K: "openjpeg"}
+    decoders.update({uid: names[codec] for uid, codec in CODECS.items()
+                     if _pixels.codec_available(codec)})
     return decoders
 
 
@@ -132,6 +151,8 @@ class Pixels:
                       self.planar_configuration,
                       _pixels.PHOTOMETRIC.get(self.photometric_interpretation, 0))
         self._spans = None
+        # Codecs return YBR-labelled data as stored; the conversion to RGB is ours.
+        self._keep_ybr = False
         self._length_checked = False
         self.warnings: list[str] = []
 
@@ -436,6 +457,17 @@ class Pixels:
             return
         if ts == DEFLATED_FRAMES:
             self._decode_deflated(index, flat)
+            return
+        codec = CODECS.get(ts)
+        if codec is not None:
+            if codec == _pixels.CODEC_JPEG and self.bits_allocated > 8:
+                raise UnsupportedError("12-bit JPEG extended (process 4) is not decoded by "
+                                       "this build", tag=0x7FE00010)
+            # Codec threads stay at 1: frames already run in parallel.
+            _pixels.codec_frame(codec, self._frame_bytes(index), self._desc,
+                                self._keep_ybr, 1, flat, index)
+            if self.keyword == "PixelData" and self.bits_stored < self.bits_allocated:
+                _pixels.fix_unused_bits(flat, self._desc, flat.size // self.dtype.itemsize)
             return
         raise UnsupportedError(f"no decoder for transfer syntax {ts} in this build",
                                tag=0x7FE00010)
