@@ -22,6 +22,13 @@ from rapidicom._core import (
     tag_for_keyword,
 )
 
+from rapidicom.lut import (
+    apply_modality_lut,
+    apply_palette,
+    apply_voi,
+    apply_voi_lut,
+    apply_windowing,
+)
 from rapidicom.pixels import Pixels, available_decoders
 
 __version__ = "0.2.0"
@@ -36,6 +43,11 @@ __all__ = [
     "Pixels",
     "TruncatedError",
     "UnsupportedError",
+    "apply_modality_lut",
+    "apply_palette",
+    "apply_voi",
+    "apply_voi_lut",
+    "apply_windowing",
     "available_decoders",
     "dictionary_entry",
     "dictionary_vr",
