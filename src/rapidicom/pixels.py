@@ -153,6 +153,7 @@ class Pixels:
         self._spans = None
         # Codecs return YBR-labelled data as stored; the conversion to RGB is ours.
         self._keep_ybr = False
+        self._codec_threads = os.cpu_count() or 1
         self._length_checked = False
         self.warnings: list[str] = []
 
@@ -281,8 +282,12 @@ class Pixels:
             for i in range(n):
                 work(i)
         else:
+            self._codec_threads = 1
             self._frame_spans()  # build the table once, before the workers start
-            list(_pool(min(threads, n)).map(work, range(n)))
+            try:
+                list(_pool(min(threads, n)).map(work, range(n)))
+            finally:
+                self._codec_threads = os.cpu_count() or 1
         if errors:
             failed = sorted(errors)
             first = errors[failed[0]]
@@ -463,9 +468,10 @@ class Pixels:
             if codec == _pixels.CODEC_JPEG and self.bits_allocated > 8:
                 raise UnsupportedError("12-bit JPEG extended (process 4) is not decoded by "
                                        "this build", tag=0x7FE00010)
-            # Codec threads stay at 1: frames already run in parallel.
+            # Threads inside a frame (openjpeg) only when frames are not
+            # already decoded in parallel: pools are never nested.
             _pixels.codec_frame(codec, self._frame_bytes(index), self._desc,
-                                self._keep_ybr, 1, flat, index)
+                                self._keep_ybr, self._codec_threads, flat, index)
             if self.keyword == "PixelData" and self.bits_stored < self.bits_allocated:
                 _pixels.fix_unused_bits(flat, self._desc, flat.size // self.dtype.itemsize)
             return
