@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 APT_PACKAGES := build-essential pkg-config zlib1g-dev libturbojpeg0-dev \
-	libjpeg62-turbo-dev libopenjp2-7-dev libcharls-dev
+	libjpeg62-turbo-dev libopenjp2-7-dev libcharls-dev openjph-tools
 BUILD_DEPS := "scikit-build-core>=0.10" "cython>=3.0.10" "numpy>=2.0" ninja cmake
 
 .PHONY: demo test setup system-deps venv install clean
