@@ -37,6 +37,9 @@ UNSUPPORTED = {
 # Lossy JPEG 2000: our openjpeg decode, GDCM (pydicom's default plugin) and
 # pylibjpeg-openjpeg agree exactly on every corpus frame.
 LOSSY_TOLERANCE["1.2.840.10008.1.2.4.91"] = 0
+# Near-lossless JPEG-LS: CharLS (ours), GDCM, pylibjpeg-libjpeg and pyjpegls
+# agree exactly on the corpus (the decoder is deterministic given NEAR).
+LOSSY_TOLERANCE["1.2.840.10008.1.2.4.81"] = 0
 
 # Files whose pixel data pydicom refuses, with its reason; rapidicom must
 # refuse them too (with a DicomError) unless noted.
