@@ -101,30 +101,78 @@ rd_fix_unused_bits(uint8_t *samples, uint64_t count, const rd_frame_desc *d)
                         d->pixel_representation != 0);
 }
 
+/*
+ * One pass per width with fixed-size loads (vectorisable): unsigned samples
+ * are clean when no bit above Bits Stored is set in any of them; signed ones
+ * when the sign bit and everything above it are all equal, i.e. the sample
+ * shifted right (arithmetically) by Bits Stored - 1 is 0 or -1.
+ */
+#define BITS_CLEAN(UT, ST)                                                      \
+    do {                                                                        \
+        UT acc = 0;                                                             \
+        for (uint64_t i = 0; i < count; i++) {                                  \
+            UT v;                                                               \
+            memcpy(&v, src + i * sizeof(UT), sizeof(UT));                       \
+            if (d->pixel_representation)                                        \
+                acc |= (UT)((UT)((ST)v >> (bs - 1)) + 1) > 1;                   \
+            else                                                                \
+                acc |= v;                                                       \
+        }                                                                       \
+        return d->pixel_representation ? acc == 0 : (acc >> bs) == 0;          \
+    } while (0)
+
 int
 rd_native_bits_clean(const uint8_t *src, uint64_t count, const rd_frame_desc *d)
 {
     uint32_t ba = d->bits_allocated, bs = d->bits_stored;
-    if (bs >= ba || (ba != 8 && ba != 16 && ba != 32 && ba != 64))
+    if (bs >= ba || bs == 0)
         return 1;
-    for (uint64_t i = 0; i < count; i++) {
-        uint64_t v = 0, top;
-        memcpy(&v, src + i * (ba / 8), ba / 8);  /* little-endian host assumed below */
-        top = v >> (bs - 1);                      /* sign bit and everything above */
-        if (d->pixel_representation) {
-            uint64_t all = ba == 64 ? UINT64_MAX >> (bs - 1) : ((UINT64_C(1) << (ba - bs + 1)) - 1);
-            if (top != 0 && top != all)
-                return 0;
-        } else if ((v >> bs) != 0) {
-            return 0;
-        }
+    switch (ba) {  /* little-endian host assumed: the samples are little endian */
+    case 8:
+        BITS_CLEAN(uint8_t, int8_t);
+    case 16:
+        BITS_CLEAN(uint16_t, int16_t);
+    case 32:
+        BITS_CLEAN(uint32_t, int32_t);
+    case 64:
+        BITS_CLEAN(uint64_t, int64_t);
+    default:
+        return 1;
     }
-    return 1;
 }
 
 /* ------------------------------------------------------------------------- */
 /* Frames                                                                     */
 /* ------------------------------------------------------------------------- */
+
+/* Reverse the bytes of `count` samples of `bytes` each (big to little endian). */
+static void
+swap_bytes(uint8_t *dst, const uint8_t *src, uint64_t count, uint32_t bytes)
+{
+    switch (bytes) {
+    case 2:
+        for (uint64_t i = 0; i < count; i++) {
+            uint16_t v;
+            memcpy(&v, src + 2 * i, 2);
+            v = (uint16_t)((v >> 8) | (v << 8));
+            memcpy(dst + 2 * i, &v, 2);
+        }
+        break;
+    case 4:
+        for (uint64_t i = 0; i < count; i++) {
+            uint32_t v;
+            memcpy(&v, src + 4 * i, 4);
+            v = ((v >> 24) & 0xFFu) | ((v >> 8) & 0xFF00u) | ((v << 8) & 0xFF0000u) | (v << 24);
+            memcpy(dst + 4 * i, &v, 4);
+        }
+        break;
+    default:  /* 8 */
+        for (uint64_t i = 0; i < count; i++)
+            for (int b = 0; b < 8; b++)
+                dst[8 * i + (uint64_t)b] = src[8 * i + 7 - (uint64_t)b];
+        break;
+    }
+}
 
 static rd_status
 unpack_bits(const uint8_t *src, uint64_t src_len, uint64_t bit_offset, uint64_t n,
@@ -175,30 +223,66 @@ rd_native_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d,
         return rd_fail(err, RD_ERR_INVALID, 0, RD_TAG_PIXEL_DATA,
                        "YBR_FULL_422 needs 3 samples per pixel, not %u", spp);
 
-    if (!big && !swap_words && !is_422 && (spp == 1 || d->planar_configuration == 0)) {
+    int interleaved = !is_422 && (spp == 1 || d->planar_configuration == 0);
+    if (!big && !swap_words && interleaved) {
         memcpy(dst, src + start, out_size);
+    } else if (big && !swap_words && interleaved) {
+        swap_bytes(dst, src + start, out_size / bytes, bytes);
+    } else if (swap_words && interleaved && ((start + out_size + 1) & ~UINT64_C(1)) <= src_len) {
+        /* 8-bit samples in big-endian OW: byte k sits at k ^ 1 of its word;
+         * the check above covers the partner byte of an odd-length end. */
+        for (uint64_t k = 0; k < out_size; k++)
+            dst[k] = src[(start + k) ^ 1];
     } else {
-        /* General path: sample k of the output comes from sample src_index(k). */
-        uint64_t count = pixels * spp;
-        for (uint64_t k = 0; k < count; k++) {
-            uint64_t pixel = k / spp, sample = k % spp, from;
-            if (is_422) {
-                /* pair of pixels: Y1 Y2 Cb Cr */
-                uint64_t pair = pixel / 2;
-                from = pair * 4 + (sample == 0 ? (pixel & 1) : sample + 1);
-            } else if (d->planar_configuration == 1 && spp > 1) {
-                from = sample * pixels + pixel;
-            } else {
-                from = k;
-            }
-            for (uint32_t b = 0; b < bytes; b++) {
-                uint64_t at = start + from * bytes + (big ? bytes - 1 - b : b);
-                if (swap_words)
-                    at ^= 1;
-                if (at >= src_len)
-                    return rd_fail(err, RD_ERR_TRUNCATED, src_len, RD_TAG_PIXEL_DATA,
-                                   "frame runs past the end of Pixel Data");
-                dst[k * bytes + b] = src[at];
+        /* General path: output sample (p, s) comes from source sample
+         * `from`; all of them lie within the in_size bytes checked above. */
+        enum { INTERLEAVED, PLANAR, PAIRS_422 } order =
+            is_422 ? PAIRS_422 : (spp > 1 && d->planar_configuration == 1 ? PLANAR : INTERLEAVED);
+        uint8_t *out = dst;
+        for (uint64_t p = 0; p < pixels; p++) {
+            for (uint32_t s = 0; s < spp; s++, out += bytes) {
+                uint64_t from;
+                const uint8_t *in;
+                if (order == INTERLEAVED)
+                    from = p * spp + s;
+                else if (order == PLANAR)
+                    from = s * pixels + p;
+                else  /* each pair of pixels is Y1 Y2 Cb Cr */
+                    from = (p >> 1) * 4 + (s == 0 ? (p & 1) : s + 1);
+                if (swap_words) {  /* 8-bit samples in byte-swapped 16-bit words */
+                    uint64_t at = (start + from) ^ 1;
+                    if (at >= src_len)
+                        return rd_fail(err, RD_ERR_TRUNCATED, src_len, RD_TAG_PIXEL_DATA,
+                                       "frame runs past the end of Pixel Data");
+                    *out = src[at];
+                    continue;
+                }
+                in = src + start + from * bytes;
+                /* Fixed sizes, so the copies compile to plain loads/stores. */
+                switch (big ? bytes : bytes + 16) {
+                case 2:
+                    out[0] = in[1], out[1] = in[0];
+                    break;
+                case 4:
+                    out[0] = in[3], out[1] = in[2], out[2] = in[1], out[3] = in[0];
+                    break;
+                case 8:
+                    for (int b = 0; b < 8; b++)
+                        out[b] = in[7 - b];
+                    break;
+                case 17:
+                    out[0] = in[0];
+                    break;
+                case 18:
+                    memcpy(out, in, 2);
+                    break;
+                case 20:
+                    memcpy(out, in, 4);
+                    break;
+                default:
+                    memcpy(out, in, 8);
+                    break;
+                }
             }
         }
     }
