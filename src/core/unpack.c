@@ -52,44 +52,32 @@ rd_native_frame_bytes(const rd_frame_desc *d)
 /* ------------------------------------------------------------------------- */
 
 /* Sign-extend or mask `count` little-endian samples in place. */
+/* Shift left then right in the sample type: logical for unsigned (clears
+ * the high bits), arithmetic for signed (copies the sign bit).  One loop per
+ * case keeps each one branch-free and vectorisable. */
+#define FIX_BITS(UT, T)                                                         \
+    for (uint64_t i = 0; i < count; i++) {                                      \
+        UT v;                                                                   \
+        memcpy(&v, p + i * sizeof(UT), sizeof(UT));                             \
+        v = (UT)((T)(UT)(v << shift) >> shift);                                 \
+        memcpy(p + i * sizeof(UT), &v, sizeof(UT));                             \
+    }
+
 static void
 fix_unused_bits(uint8_t *p, uint64_t count, uint32_t bits_allocated, uint32_t bits_stored,
                 int is_signed)
 {
     uint32_t shift = bits_allocated - bits_stored;
-    switch (bits_allocated) {
-    case 8:
-        for (uint64_t i = 0; i < count; i++)
-            p[i] = is_signed ? (uint8_t)((int8_t)(p[i] << shift) >> shift)
-                             : (uint8_t)((uint8_t)(p[i] << shift) >> shift);
-        break;
-    case 16:
-        for (uint64_t i = 0; i < count; i++) {
-            uint16_t v;
-            memcpy(&v, p + 2 * i, 2);
-            v = is_signed ? (uint16_t)((int16_t)(uint16_t)(v << shift) >> shift)
-                          : (uint16_t)((uint16_t)(v << shift) >> shift);
-            memcpy(p + 2 * i, &v, 2);
-        }
-        break;
-    case 32:
-        for (uint64_t i = 0; i < count; i++) {
-            uint32_t v;
-            memcpy(&v, p + 4 * i, 4);
-            v = is_signed ? (uint32_t)((int32_t)(v << shift) >> shift) : (v << shift) >> shift;
-            memcpy(p + 4 * i, &v, 4);
-        }
-        break;
-    case 64:
-        for (uint64_t i = 0; i < count; i++) {
-            uint64_t v;
-            memcpy(&v, p + 8 * i, 8);
-            v = is_signed ? (uint64_t)((int64_t)(v << shift) >> shift) : (v << shift) >> shift;
-            memcpy(p + 8 * i, &v, 8);
-        }
-        break;
-    default:
-        break;
+    switch (bits_allocated * 2 + (is_signed ? 1 : 0)) {
+    case 16: FIX_BITS(uint8_t, uint8_t) break;
+    case 17: FIX_BITS(uint8_t, int8_t) break;
+    case 32: FIX_BITS(uint16_t, uint16_t) break;
+    case 33: FIX_BITS(uint16_t, int16_t) break;
+    case 64: FIX_BITS(uint32_t, uint32_t) break;
+    case 65: FIX_BITS(uint32_t, int32_t) break;
+    case 128: FIX_BITS(uint64_t, uint64_t) break;
+    case 129: FIX_BITS(uint64_t, int64_t) break;
+    default: break;
     }
 }
 
@@ -230,8 +218,14 @@ rd_native_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d,
         swap_bytes(dst, src + start, out_size / bytes, bytes);
     } else if (swap_words && interleaved && ((start + out_size + 1) & ~UINT64_C(1)) <= src_len) {
         /* 8-bit samples in big-endian OW: byte k sits at k ^ 1 of its word;
-         * the check above covers the partner byte of an odd-length end. */
-        for (uint64_t k = 0; k < out_size; k++)
+         * the check above covers the partner byte of an odd-length end.
+         * From an even start that is a 16-bit byte swap. */
+        uint64_t k = 0;
+        if ((start & 1) == 0) {
+            swap_bytes(dst, src + start, out_size / 2, 2);
+            k = out_size & ~UINT64_C(1);
+        }
+        for (; k < out_size; k++)
             dst[k] = src[(start + k) ^ 1];
     } else {
         /* General path: output sample (p, s) comes from source sample
