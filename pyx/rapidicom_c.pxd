@@ -195,6 +195,7 @@ cdef extern from "rapidicom.h" nogil:
         RD_CODEC_JPEG_LOSSLESS
         RD_CODEC_JPEG_LS
         RD_CODEC_J2K
+        RD_CODEC_JPEG12
 
     ctypedef rd_status (*rd_codec_fn)(const uint8_t *src, uint64_t src_len,
                                       const rd_frame_desc *desc, const rd_codec_options *options,

@@ -16,6 +16,10 @@ rd_codec_decoder(rd_codec_id codec)
     case RD_CODEC_JPEG:
         return rd_jpeg_decode_frame;
 #endif
+#ifdef RD_HAVE_JPEG12
+    case RD_CODEC_JPEG12:
+        return rd_jpeg12_decode_frame;
+#endif
 #ifdef RD_HAVE_JPEG_LOSSLESS
     case RD_CODEC_JPEG_LOSSLESS:
         return rd_jpeg_lossless_decode_frame;

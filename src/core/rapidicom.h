@@ -388,6 +388,12 @@ rd_jpeg_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *
                      const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
                      rd_error *err);
 
+/* JPEG extended, 12-bit samples (process 4, Huffman sequential DCT); our own. */
+rd_status
+rd_jpeg12_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                       const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
+                       rd_error *err);
+
 /* JPEG lossless, process 14 (any predictor, 2-16 bits) and SV1. */
 rd_status
 rd_jpeg_lossless_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
@@ -411,7 +417,8 @@ typedef enum rd_codec_id {
     RD_CODEC_JPEG = 1,           /* baseline / extended 8-bit */
     RD_CODEC_JPEG_LOSSLESS = 2,  /* process 14 */
     RD_CODEC_JPEG_LS = 3,
-    RD_CODEC_J2K = 4             /* JPEG 2000 and HTJ2K */
+    RD_CODEC_J2K = 4,            /* JPEG 2000 and HTJ2K */
+    RD_CODEC_JPEG12 = 5          /* extended, 12-bit samples */
 } rd_codec_id;
 
 typedef rd_status (*rd_codec_fn)(const uint8_t *src, uint64_t src_len,

@@ -466,8 +466,7 @@ class Pixels:
         codec = CODECS.get(ts)
         if codec is not None:
             if codec == _pixels.CODEC_JPEG and self.bits_allocated > 8:
-                raise UnsupportedError("12-bit JPEG extended (process 4) is not decoded by "
-                                       "this build", tag=0x7FE00010)
+                codec = _pixels.CODEC_JPEG12  # 12-bit samples: our own DCT decoder
             # Threads inside a frame (openjpeg) only when frames are not
             # already decoded in parallel: pools are never nested.
             _pixels.codec_frame(codec, self._frame_bytes(index), self._desc,
