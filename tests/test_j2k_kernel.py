@@ -51,11 +51,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CORE = ROOT / "src" / "core"
+import kernel_support as ks
+from kernel_support import (CORE, PHOTOMETRIC, RD_ERR_DECODE, RD_ERR_LIMIT, RD_OK,
+                            CodecOptions, Error, FrameDesc, corpus_frames, file_id,
+                            frame_desc, options)
+
 SOURCES = [CORE / "j2k.c", CORE / "frame.c"]
-C_TEST = ROOT / "tests" / "c" / "test_j2k.c"
-CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", f"-I{CORE}"]
+C_TEST = ks.C_TESTS / "test_j2k.c"
+LIBRARIES = ["libopenjp2"]      # >= 2.5
 
 J2K_LOSSLESS = "1.2.840.10008.1.2.4.90"
 J2K_LOSSY = "1.2.840.10008.1.2.4.91"
@@ -65,99 +68,28 @@ HTJ2K_LOSSY = "1.2.840.10008.1.2.4.203"
 J2K_SYNTAXES = {J2K_LOSSLESS, J2K_LOSSY, HTJ2K_LOSSLESS, HTJ2K_LOSSLESS_RPCL, HTJ2K_LOSSY}
 LOSSY = {J2K_LOSSY, HTJ2K_LOSSY}
 
-RD_OK, RD_ERR_INVALID, RD_ERR_LIMIT, RD_ERR_UNSUPPORTED, RD_ERR_DECODE = 0, 2, 3, 5, 6
-ALLOWED = {RD_OK, RD_ERR_INVALID, RD_ERR_LIMIT, RD_ERR_UNSUPPORTED, RD_ERR_DECODE}
-
-PHOTOMETRIC = {
-    "MONOCHROME1": 1, "MONOCHROME2": 2, "PALETTE COLOR": 3, "RGB": 4, "YBR_FULL": 5,
-    "YBR_FULL_422": 6, "YBR_ICT": 7, "YBR_RCT": 8, "YBR_PARTIAL_420": 9,
-}
-
-CC = shutil.which("cc")
 OJPH_COMPRESS = shutil.which("ojph_compress")
 OJPH_EXPAND = shutil.which("ojph_expand")
 
-
-def _openjpeg_flags() -> tuple[list[str], list[str]] | None:
-    """(cflags, libs) for libopenjp2 >= 2.5, or None when it is missing."""
-    cflags, libs = ["-I/usr/include/openjpeg-2.5"], ["-lopenjp2"]
-    if shutil.which("pkg-config"):
-        res = subprocess.run(["pkg-config", "--atleast-version=2.5", "libopenjp2"])
-        if res.returncode != 0:
-            return None
-        cflags = subprocess.run(["pkg-config", "--cflags", "libopenjp2"], capture_output=True,
-                                text=True).stdout.split()
-        libs = subprocess.run(["pkg-config", "--libs", "libopenjp2"], capture_output=True,
-                              text=True).stdout.split()
-    return cflags, libs
-
-
-def _probe_openjpeg() -> str | None:
-    """Why the kernel cannot be built here, or None."""
-    if CC is None:
-        return "no C compiler: 'cc' is not on PATH"
-    flags = _openjpeg_flags()
-    if flags is None:
-        return "libopenjp2 >= 2.5 (Debian libopenjp2-7-dev) is not installed"
-    import tempfile
-    with tempfile.TemporaryDirectory() as tmp:
-        src = Path(tmp) / "probe.c"
-        src.write_text("#include <openjpeg.h>\nint main(void)"
-                       "{ return opj_version() == 0; }\n")
-        res = subprocess.run([CC, *flags[0], str(src), "-o", str(Path(tmp) / "probe"),
-                              *flags[1]], capture_output=True)
-    if res.returncode != 0:
-        return "cannot compile and link against openjpeg.h / libopenjp2"
-    return None
-
-
-SKIP_REASON = _probe_openjpeg()
-pytestmark = pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
-OPJ_CFLAGS, OPJ_LIBS = _openjpeg_flags() or ([], [])
-
-
-class FrameDesc(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_uint32) for name in (
-        "rows", "columns", "samples_per_pixel", "bits_allocated", "bits_stored",
-        "pixel_representation", "planar_configuration", "photometric")]
-
-
-class Error(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_int), ("offset", ctypes.c_uint64),
-                ("tag", ctypes.c_uint32), ("msg", ctypes.c_char * 256),
-                ("path", ctypes.c_char * 256)]
-
-
-class Options(ctypes.Structure):
-    _fields_ = [("size", ctypes.c_size_t), ("flags", ctypes.c_uint32),
-                ("threads", ctypes.c_uint32), ("max_pixels", ctypes.c_uint64)]
+SKIP_REASON = ks.missing(tuple(LIBRARIES))
+pytestmark = ks.requires(*LIBRARIES)
 
 
 # --------------------------------------------------------------------------
 # Building
 # --------------------------------------------------------------------------
 
-def build_library(out: Path, extra: list[str] = ()) -> Path:
-    subprocess.run([CC, *CFLAGS, *OPJ_CFLAGS, *extra, "-shared", "-fPIC",
-                    *map(str, SOURCES), "-o", str(out), *OPJ_LIBS],
-                   check=True, capture_output=True, text=True)
-    return out
+def build_library(tmp_dir: Path, name: str, extra: list[str] = ()) -> Path:
+    return ks.build_library(tmp_dir, SOURCES, LIBRARIES, extra, name=name)
 
 
 def load(path: Path) -> ctypes.CDLL:
-    lib = ctypes.CDLL(str(path))
-    lib.rd_frame_size.argtypes = [ctypes.POINTER(FrameDesc)]
-    lib.rd_frame_size.restype = ctypes.c_uint64
-    lib.rd_j2k_decode_frame.argtypes = [
-        ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(FrameDesc),
-        ctypes.POINTER(Options), ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(Error)]
-    lib.rd_j2k_decode_frame.restype = ctypes.c_int
-    return lib
+    return ks.load_library(path, "rd_j2k_decode_frame")
 
 
 @pytest.fixture(scope="module")
 def libpath(tmp_path_factory) -> Path:
-    return build_library(tmp_path_factory.mktemp("rdj2k") / "librdj2k.so")
+    return build_library(tmp_path_factory.mktemp("rdj2k"), "librdj2k.so")
 
 
 @pytest.fixture(scope="module")
@@ -169,74 +101,19 @@ def lib(libpath) -> ctypes.CDLL:
 # Helpers shared with the mutation subprocess
 # --------------------------------------------------------------------------
 
-def frame_desc(ds) -> FrameDesc:
-    return FrameDesc(
-        rows=ds.Rows, columns=ds.Columns, samples_per_pixel=ds.SamplesPerPixel,
-        bits_allocated=ds.BitsAllocated, bits_stored=ds.BitsStored,
-        pixel_representation=ds.PixelRepresentation,
-        planar_configuration=ds.get("PlanarConfiguration", 0) or 0,
-        photometric=PHOTOMETRIC.get(ds.PhotometricInterpretation, 0))
-
-
-def options(threads: int = 0, max_pixels: int = 0) -> Options:
-    return Options(size=ctypes.sizeof(Options), flags=0, threads=threads,
-                   max_pixels=max_pixels)
-
-
-def decode(lib, src: bytes, desc: FrameDesc, opts: Options | None = None):
+def decode(lib, src: bytes, desc: FrameDesc, opts: CodecOptions | None = None):
     """(status, array or None, rd_error); the array is (rows, cols[, spp])."""
-    size = lib.rd_frame_size(ctypes.byref(desc))
-    out = np.empty(size, np.uint8)
-    err = Error()
-    st = lib.rd_j2k_decode_frame(src, len(src), ctypes.byref(desc),
-                                 ctypes.byref(opts) if opts is not None else None,
-                                 out.ctypes.data, size, ctypes.byref(err))
-    if st != RD_OK:
-        return st, None, err
-    dtype = np.dtype(f"<{'i' if desc.pixel_representation else 'u'}{desc.bits_allocated // 8}")
-    shape = (desc.rows, desc.columns) + ((desc.samples_per_pixel,)
-                                        if desc.samples_per_pixel > 1 else ())
-    return st, out.view(dtype).reshape(shape), err
+    st, out, err = ks.run_decoder(lib, lib.rd_j2k_decode_frame, src, desc, opts)
+    return st, (ks.frame_array(out, desc) if st == RD_OK else None), err
 
 
 def max_diff(a: np.ndarray, b: np.ndarray) -> int:
     assert a.shape == b.shape, (a.shape, b.shape)
-    return int(np.abs(a.astype(np.int64) - b.astype(np.int64)).max()) if a.size else 0
+    return ks.max_diff(a, b)
 
 
 def j2k_files() -> list[Path]:
-    import corpus
-    import pydicom
-
-    found = []
-    for path in corpus.dicom_files():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:       # not ours to judge here; test_parity covers reading
-            continue
-        meta = getattr(ds, "file_meta", None)
-        if meta is not None and meta.get("TransferSyntaxUID") in J2K_SYNTAXES:
-            found.append(path)
-    return found
-
-
-def corpus_frames(path: Path):
-    """(dataset, [frame bytes]) of one file."""
-    import pydicom
-    from pydicom.encaps import generate_frames
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = pydicom.dcmread(path)
-    n = int(ds.get("NumberOfFrames") or 1)
-    return ds, list(generate_frames(ds.PixelData, number_of_frames=n))
-
-
-def _file_id(path: Path) -> str:
-    import corpus
-    return corpus.file_id(path)
+    return ks.corpus_files(J2K_SYNTAXES)
 
 
 J2K_FILES = j2k_files() if SKIP_REASON is None else []
@@ -259,14 +136,9 @@ NO_PIXELS = {
 # The C test program
 # --------------------------------------------------------------------------
 
-def _run_c_test(tmp_path: Path, extra: list[str]) -> subprocess.CompletedProcess:
-    exe = tmp_path / "test_j2k"
-    subprocess.run([CC, *CFLAGS, *OPJ_CFLAGS, *extra, *map(str, SOURCES), str(C_TEST),
-                    "-o", str(exe), *OPJ_LIBS], check=True, capture_output=True, text=True)
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    env.pop("OPJ_NUM_THREADS", None)
-    return subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, env=env)
+def _run_c_test(tmp_path: Path, extra: list[str]):
+    exe = ks.build_program(tmp_path, [*SOURCES, C_TEST], LIBRARIES, extra, name="test_j2k")
+    return ks.run_c_program(exe, leaks=True, unset_env=["OPJ_NUM_THREADS"])
 
 
 def test_c_program(tmp_path):
@@ -274,21 +146,8 @@ def test_c_program(tmp_path):
     assert res.returncode == 0, res.stderr
 
 
-def _sanitizer_flags(tmp_path: Path) -> list[str] | None:
-    flags = ["-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
-             "-fno-omit-frame-pointer"]
-    probe = tmp_path / "probe.c"
-    probe.write_text("int main(void) { return 0; }\n")
-    res = subprocess.run([CC, *flags, str(probe), "-o", str(tmp_path / "probe")],
-                         capture_output=True)
-    return flags if res.returncode == 0 else None
-
-
 def test_c_program_sanitized(tmp_path):
-    flags = _sanitizer_flags(tmp_path)
-    if flags is None:
-        pytest.skip("cc cannot build with -fsanitize=address,undefined")
-    res = _run_c_test(tmp_path, flags)
+    res = _run_c_test(tmp_path, ks.require_sanitizer(tmp_path))
     assert res.returncode == 0, res.stderr
 
 
@@ -326,16 +185,10 @@ def _pixel_array(ds) -> np.ndarray:
 
 
 def _plugin_array(ds, index: int, plugin: str, **kwargs) -> np.ndarray:
-    from pydicom.pixels.decoders.base import get_decoder
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        arr, _ = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(
-            ds, index=index, decoding_plugin=plugin, **kwargs)
-    return arr
+    return ks.pydicom_array(ds, index, plugin, **kwargs)[0]
 
 
-@pytest.mark.parametrize("path", J2K_FILES, ids=[_file_id(p) for p in J2K_FILES])
+@pytest.mark.parametrize("path", J2K_FILES, ids=[file_id(p) for p in J2K_FILES])
 def test_corpus_matches_pydicom(lib, path):
     if path.name in NO_PIXELS:
         import pydicom
@@ -404,23 +257,11 @@ def test_ybr_rct_jp2_is_rgb(lib):
 # --------------------------------------------------------------------------
 
 def make_dataset(frame: bytes, shape, ba: int, bs: int, pr: int, pi: str, ts: str):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.encaps import encapsulate
-
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ts
-    ds.Rows, ds.Columns = shape[0], shape[1]
-    ds.SamplesPerPixel = shape[2] if len(shape) > 2 else 1
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = ba, bs, bs - 1
-    ds.PixelRepresentation = pr
-    ds.PhotometricInterpretation = pi
-    if ds.SamplesPerPixel > 1:
-        ds.PlanarConfiguration = 0
-    ds.NumberOfFrames = 1
-    ds.PixelData = encapsulate([frame])
-    ds["PixelData"].VR = "OB"
-    return ds
+    return ks.encapsulated_dataset(
+        [frame], rows=shape[0], columns=shape[1],
+        samples_per_pixel=shape[2] if len(shape) > 2 else 1, bits_allocated=ba,
+        bits_stored=bs, pixel_representation=pr, photometric=pi, syntax=ts,
+        number_of_frames=1)
 
 
 def _rng_array(rng, shape, lo, hi, dtype):
@@ -802,54 +643,32 @@ def _compare_accepted(reference, data: bytes, out: bytes, desc: FrameDesc) -> st
 def _mutation_main(libpath: str, frames_dir: str) -> int:
     """Run in a subprocess; exit status 0 when every mutant was handled."""
     lib = load(Path(libpath))
-    libc = ctypes.CDLL(None)
-    libc.malloc.restype = ctypes.c_void_p
-    libc.malloc.argtypes = [ctypes.c_size_t]
-    libc.free.argtypes = [ctypes.c_void_p]
+    guarded = ks.GuardedCalls()
     try:
         import openjpeg as reference            # pylibjpeg-openjpeg
     except ImportError:
         reference = None
     rng = random.Random(20240612)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    bad = checked = 0
-    statuses: dict[int, int] = {}
+    tally = ks.MutationTally()
     items = json.loads((Path(frames_dir) / "frames.json").read_text())
     for item in items:
         frame = (Path(frames_dir) / item["file"]).read_bytes()
         desc = FrameDesc(**item["desc"])
         size = lib.rd_frame_size(ctypes.byref(desc))
         for what, data in _mutants(frame, rng, item["count"]):
-            # Exact-size malloc'd copies: under ASan any read past the input
-            # or write past the frame (+ 64 canary bytes) aborts.
-            src = libc.malloc(max(len(data), 1))
-            dst = libc.malloc(size + 64)
-            ctypes.memmove(src, data, len(data))
-            ctypes.memset(dst, 0xA5, size + 64)
-            err = Error()
-            st = lib.rd_j2k_decode_frame(src, len(data), ctypes.byref(desc), None, dst, size,
-                                         ctypes.byref(err))
-            out = ctypes.string_at(dst, size + 64)
-            libc.free(src)
-            libc.free(dst)
-            checked += 1
-            statuses[st] = statuses.get(st, 0) + 1
-            problem = None
-            if st not in ALLOWED:
-                problem = f"status {st}"
-            elif out[size:] != b"\xA5" * 64:
-                problem = "wrote past the frame"
-            elif st != RD_OK and out != b"\xA5" * (size + 64):
-                problem = "wrote to the frame and failed"
-            elif st != RD_OK and not err.msg:
-                problem = "error without a message"
-            elif what == "SIZ 65535 x 65535" and st != RD_ERR_DECODE:
-                problem = f"status {st} {err.msg!r}"
-            elif st == RD_OK and reference is not None:
-                problem = _compare_accepted(reference, data, out[:size], desc)
-            if problem:
-                bad += 1
-                print(f"{item['file']}: {what}: {problem}", flush=True)
+            # The frame filled with canary bytes too: a failure writes nothing.
+            call, = guarded(lib.rd_j2k_decode_frame, data, desc, size, fills=(0xA5,))
+            st, out, err = call.status, call.out, call.err
+            problem = ks.frame_problem(call, size)
+            if problem is None:
+                if st != RD_OK and out[:size] != b"\xA5" * size:
+                    problem = "wrote to the frame and failed"
+                elif what == "SIZ 65535 x 65535" and st != RD_ERR_DECODE:
+                    problem = f"status {st} {err.msg!r}"
+                elif st == RD_OK and reference is not None:
+                    problem = _compare_accepted(reference, data, out[:size], desc)
+            tally.record(item["file"], what, problem, st)
         # A frame description of 65535 x 65535 with a codestream saying the
         # same: refused by the default limit before anything is allocated
         # (the 1-byte buffer would be written otherwise).
@@ -862,37 +681,28 @@ def _mutation_main(libpath: str, frames_dir: str) -> int:
         err = Error()
         st = lib.rd_j2k_decode_frame(bytes(b), len(b), ctypes.byref(big), None, one,
                                      lib.rd_frame_size(ctypes.byref(big)), ctypes.byref(err))
-        checked += 1
-        if st != RD_ERR_LIMIT:
-            bad += 1
-            print(f"{item['file']}: 65535 x 65535 desc: status {st} {err.msg!r}", flush=True)
+        tally.record(item["file"], "65535 x 65535 desc",
+                     f"status {st} {err.msg!r}" if st != RD_ERR_LIMIT else None)
     grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024
-    print(f"{checked} mutants checked, {bad} bad; statuses {sorted(statuses.items())}; "
-          f"peak RSS grew {grown_mb:.0f} MB", flush=True)
-    return 1 if bad or checked == 0 else 0
+    return tally.finish(f"peak RSS grew {grown_mb:.0f} MB")
 
 
 def test_mutated_frames_never_crash(tmp_path):
     frames_dir = _mutation_inputs(tmp_path)
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
+    env = ks.mutation_env()
     env.pop("OPJ_NUM_THREADS", None)
-    runs = {"plain": (build_library(tmp_path / "libplain.so"), env)}
-    flags = _sanitizer_flags(tmp_path)
-    if flags is not None:
-        libasan = subprocess.run([CC, "-print-file-name=libasan.so"],
-                                 capture_output=True, text=True).stdout.strip()
-        if os.path.isabs(libasan) and os.path.exists(libasan):
-            runs["asan"] = (build_library(tmp_path / "libasan.so", flags),
-                            dict(env, LD_PRELOAD=libasan, ASAN_OPTIONS="detect_leaks=0"))
+    runs = {"plain": (build_library(tmp_path, "libplain.so"), env)}
+    flags, libasan = ks.python_asan(tmp_path)
+    if libasan is not None:
+        runs["asan"] = (build_library(tmp_path, "libasan.so", flags),
+                        dict(env, LD_PRELOAD=libasan, ASAN_OPTIONS="detect_leaks=0"))
     procs = {name: subprocess.Popen([sys.executable, __file__, "--mutate", str(lib_),
                                      str(frames_dir)], env=e, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
              for name, (lib_, e) in runs.items()}
     for name, proc in procs.items():
         out, errs = proc.communicate(timeout=300)
-        assert proc.returncode == 0, (
-            f"{name}: exit status {proc.returncode} (negative: killed by a signal)\n"
-            f"{out[-4000:]}\n{errs[-4000:]}")
+        ks.assert_exited_cleanly(proc.returncode, out, errs, name)
         if name == "plain":
             # Frames here decode to at most 0.5 MB; nothing may balloon.
             grown = float(out.rsplit("peak RSS grew ", 1)[1].split()[0])

@@ -35,8 +35,6 @@ import itertools
 import logging
 import os
 import random
-import shutil
-import subprocess
 import sys
 import time
 import warnings
@@ -45,100 +43,38 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CORE = ROOT / "src" / "core"
+import kernel_support as ks
+from kernel_support import (CORE, RD_CODEC_KEEP_YBR, RD_ERR_DECODE, RD_ERR_LIMIT, RD_OK,
+                            Error, FrameDesc, corpus_frames, file_id, frame_desc, options)
+
 SOURCES = [CORE / "jls.c", CORE / "frame.c", CORE / "colour.c"]
-C_TEST = ROOT / "tests" / "c" / "test_jls.c"
-CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wshadow", "-Werror", "-Wno-unused-parameter",
-          f"-I{CORE}"]
+C_TEST = ks.C_TESTS / "test_jls.c"
+CFLAGS = ks.compile_flags("-Wshadow")
+LIBRARIES = ["charls"]
 JLS_LOSSLESS = "1.2.840.10008.1.2.4.80"
 JLS_NEAR = "1.2.840.10008.1.2.4.81"
 JLS_SYNTAXES = (JLS_LOSSLESS, JLS_NEAR)
 PLUGINS = ("gdcm", "pylibjpeg", "pyjpegls")     # pydicom's order; gdcm is the default
 
-CC = shutil.which("cc")
-
-RD_OK, RD_ERR_INVALID, RD_ERR_LIMIT, RD_ERR_UNSUPPORTED, RD_ERR_DECODE = 0, 2, 3, 5, 6
-ALLOWED = {RD_OK, RD_ERR_DECODE, RD_ERR_INVALID, RD_ERR_LIMIT, RD_ERR_UNSUPPORTED}
-RD_CODEC_KEEP_YBR = 0x1
-
-PHOTOMETRIC = {
-    "MONOCHROME1": 1, "MONOCHROME2": 2, "PALETTE COLOR": 3, "RGB": 4, "YBR_FULL": 5,
-    "YBR_FULL_422": 6, "YBR_ICT": 7, "YBR_RCT": 8, "YBR_PARTIAL_420": 9,
-}
-
-
-def _charls_flags() -> list[str] | None:
-    """Compiler/linker flags for CharLS, or None when it is not usable."""
-    if CC is None:
-        return None
-    flags = ["-lcharls"]
-    if shutil.which("pkg-config"):
-        res = subprocess.run(["pkg-config", "--cflags", "--libs", "charls"],
-                             capture_output=True, text=True)
-        if res.returncode == 0:
-            flags = res.stdout.split()
-    probe = subprocess.run(
-        [CC, "-x", "c", "-", "-o", os.devnull, *flags],
-        input="#include <charls/charls.h>\nint main(void){"
-              "charls_jpegls_decoder_destroy(charls_jpegls_decoder_create());return 0;}\n",
-        capture_output=True, text=True)
-    return flags if probe.returncode == 0 else None
-
-
-CHARLS_FLAGS = _charls_flags()
-pytestmark = [
-    pytest.mark.skipif(CC is None, reason="no C compiler: 'cc' is not on PATH"),
-    pytest.mark.skipif(CC is not None and CHARLS_FLAGS is None,
-                       reason="CharLS (libcharls-dev, pkg-config module 'charls') is missing"),
-]
-
-
-class FrameDesc(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_uint32) for name in (
-        "rows", "columns", "samples_per_pixel", "bits_allocated", "bits_stored",
-        "pixel_representation", "planar_configuration", "photometric")]
-
-
-class Error(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_int), ("offset", ctypes.c_uint64),
-                ("tag", ctypes.c_uint32), ("msg", ctypes.c_char * 256),
-                ("path", ctypes.c_char * 256)]
-
-
-class CodecOptions(ctypes.Structure):
-    _fields_ = [("size", ctypes.c_size_t), ("flags", ctypes.c_uint32),
-                ("threads", ctypes.c_uint32), ("max_pixels", ctypes.c_uint64)]
+SKIP_REASON = ks.missing(tuple(LIBRARIES))
+pytestmark = ks.requires(*LIBRARIES)
 
 
 # --------------------------------------------------------------------------
 # Building
 # --------------------------------------------------------------------------
 
-def build_library(out: Path, extra: list[str] = ()) -> Path:
-    subprocess.run([CC, *CFLAGS, *extra, "-shared", "-fPIC", *map(str, SOURCES),
-                    "-o", str(out), *CHARLS_FLAGS],
-                   check=True, capture_output=True, text=True)
-    return out
+def build_library(tmp_dir: Path, name: str, extra: list[str] = ()) -> Path:
+    return ks.build_library(tmp_dir, SOURCES, LIBRARIES, extra, name=name, cflags=CFLAGS)
 
 
 def load(path: Path) -> ctypes.CDLL:
-    lib = ctypes.CDLL(str(path))
-    lib.rd_frame_size.argtypes = [ctypes.POINTER(FrameDesc)]
-    lib.rd_frame_size.restype = ctypes.c_uint64
-    lib.rd_jls_decode_frame.argtypes = [
-        ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(FrameDesc),
-        ctypes.POINTER(CodecOptions), ctypes.c_void_p, ctypes.c_uint64,
-        ctypes.POINTER(Error)]
-    lib.rd_jls_decode_frame.restype = ctypes.c_int
-    lib.rd_ybr_full_to_rgb_u8.argtypes = [ctypes.c_void_p, ctypes.c_uint64]
-    lib.rd_ybr_full_to_rgb_u8.restype = None
-    return lib
+    return ks.load_library(path, "rd_jls_decode_frame", colour=True)
 
 
 @pytest.fixture(scope="module")
 def lib(tmp_path_factory) -> ctypes.CDLL:
-    return load(build_library(tmp_path_factory.mktemp("rdjls") / "librdjls.so"))
+    return load(build_library(tmp_path_factory.mktemp("rdjls"), "librdjls.so"))
 
 
 # --------------------------------------------------------------------------
@@ -154,96 +90,32 @@ def quiet():
     return ctx
 
 
-def frame_desc(ds) -> FrameDesc:
-    return FrameDesc(
-        rows=ds.Rows, columns=ds.Columns, samples_per_pixel=ds.SamplesPerPixel,
-        bits_allocated=ds.BitsAllocated, bits_stored=ds.BitsStored,
-        pixel_representation=ds.PixelRepresentation,
-        planar_configuration=ds.get("PlanarConfiguration", 0) or 0,
-        photometric=PHOTOMETRIC.get(ds.PhotometricInterpretation, 0))
-
-
 def decode(lib, src: bytes, desc: FrameDesc, flags: int = 0):
     """(status, output array in the desc's dtype and shape or None, rd_error)."""
-    size = lib.rd_frame_size(ctypes.byref(desc))
-    out = np.empty(size, np.uint8)
-    err = Error()
-    opts = CodecOptions(size=ctypes.sizeof(CodecOptions), flags=flags)
-    st = lib.rd_jls_decode_frame(src, len(src), ctypes.byref(desc), ctypes.byref(opts),
-                                 out.ctypes.data, size, ctypes.byref(err))
-    if st != RD_OK:
-        return st, None, err
-    dtype = np.dtype(f"<{'i' if desc.pixel_representation else 'u'}{desc.bits_allocated // 8}")
-    shape = (desc.rows, desc.columns) + ((desc.samples_per_pixel,)
-                                         if desc.samples_per_pixel > 1 else ())
-    return st, out.view(dtype).reshape(shape), err
+    st, out, err = ks.run_decoder(lib, lib.rd_jls_decode_frame, src, desc, options(flags))
+    return st, (ks.frame_array(out, desc) if st == RD_OK else None), err
 
 
 def jls_files() -> list[Path]:
-    import corpus
-    import pydicom
-
-    found = []
-    for path in corpus.dicom_files():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:       # not ours to judge here; test_parity covers reading
-            continue
-        meta = getattr(ds, "file_meta", None)
-        if meta is not None and meta.get("TransferSyntaxUID") in JLS_SYNTAXES:
-            found.append(path)
-    return found
-
-
-def corpus_frames(path: Path):
-    import pydicom
-    from pydicom.encaps import generate_frames
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = pydicom.dcmread(path)
-    n = int(ds.get("NumberOfFrames") or 1)
-    return ds, list(generate_frames(ds.PixelData, number_of_frames=n))
+    return ks.corpus_files(JLS_SYNTAXES)
 
 
 def reference(ds, index: int, plugin: str | None, **kwargs):
     """pydicom's array for one frame (None + message when the plugin fails)."""
-    from pydicom.pixels.decoders.base import get_decoder
-
-    decoder = get_decoder(ds.file_meta.TransferSyntaxUID)
     try:
-        arr, props = decoder.as_array(ds, index=index, decoding_plugin=plugin or "", **kwargs)
-        return arr, props
+        return ks.pydicom_array(ds, index, plugin or "", **kwargs)
     except Exception as exc:        # recorded by the callers
         return None, str(exc).strip().splitlines()[-1]
 
 
 def make_dataset(frame: bytes, rows: int, cols: int, spp: int, ba: int, bs: int, pr: int,
                  pi: str, syntax: str = JLS_LOSSLESS):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.encaps import encapsulate
-
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = syntax
-    ds.Rows, ds.Columns, ds.SamplesPerPixel = rows, cols, spp
-    ds.PhotometricInterpretation = pi
-    if spp > 1:
-        ds.PlanarConfiguration = 0
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = ba, bs, bs - 1, pr
-    ds.PixelData = encapsulate([bytes(frame)])
-    ds["PixelData"].VR = "OB"
-    return ds
+    return ks.encapsulated_dataset(
+        [frame], rows=rows, columns=cols, samples_per_pixel=spp, bits_allocated=ba,
+        bits_stored=bs, pixel_representation=pr, photometric=pi, syntax=syntax)
 
 
-JLS_FILES = jls_files() if (CC and CHARLS_FLAGS) else []
-
-
-def _file_id(path: Path) -> str:
-    import corpus
-    return corpus.file_id(path)
+JLS_FILES = jls_files() if SKIP_REASON is None else []
 
 
 # --------------------------------------------------------------------------
@@ -329,23 +201,10 @@ def sign_extend(values: np.ndarray, bits: int) -> np.ndarray:
 # The C test program
 # --------------------------------------------------------------------------
 
-def _run_c_test(tmp_path: Path, extra: list[str]) -> subprocess.CompletedProcess:
-    exe = tmp_path / "test_jls"
-    subprocess.run([CC, *CFLAGS, *extra, *map(str, SOURCES), str(C_TEST), "-o", str(exe),
-                    *CHARLS_FLAGS], check=True, capture_output=True, text=True)
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    return subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, env=env)
-
-
-def _sanitizer_flags(tmp_path: Path) -> list[str] | None:
-    flags = ["-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
-             "-fno-omit-frame-pointer"]
-    probe = tmp_path / "probe.c"
-    probe.write_text("int main(void) { return 0; }\n")
-    res = subprocess.run([CC, *flags, str(probe), "-o", str(tmp_path / "probe")],
-                         capture_output=True)
-    return flags if res.returncode == 0 else None
+def _run_c_test(tmp_path: Path, extra: list[str]):
+    exe = ks.build_program(tmp_path, [*SOURCES, C_TEST], LIBRARIES, extra, name="test_jls",
+                           cflags=CFLAGS)
+    return ks.run_c_program(exe, leaks=True)
 
 
 def test_c_program(tmp_path):
@@ -354,10 +213,7 @@ def test_c_program(tmp_path):
 
 
 def test_c_program_sanitized(tmp_path):
-    flags = _sanitizer_flags(tmp_path)
-    if flags is None:
-        pytest.skip("cc cannot build with -fsanitize=address,undefined")
-    res = _run_c_test(tmp_path, flags)
+    res = _run_c_test(tmp_path, ks.require_sanitizer(tmp_path))
     assert res.returncode == 0, res.stderr
 
 
@@ -370,7 +226,7 @@ def test_corpus_has_jls_files():
     assert len(JLS_FILES) >= 6, [str(p) for p in JLS_FILES]
 
 
-@pytest.mark.parametrize("path", JLS_FILES, ids=[_file_id(p) for p in JLS_FILES])
+@pytest.mark.parametrize("path", JLS_FILES, ids=[file_id(p) for p in JLS_FILES])
 def test_corpus_matches_pydicom(lib, path):
     ctx = quiet()
     try:
@@ -777,45 +633,22 @@ def _mutation_main(libpath: str) -> int:
     sys.path.insert(0, str(Path(__file__).parent))
     ctx = quiet()
     lib = load(Path(libpath))
-    libc = ctypes.CDLL(None)
-    libc.malloc.restype = ctypes.c_void_p
-    libc.malloc.argtypes = [ctypes.c_size_t]
-    libc.free.argtypes = [ctypes.c_void_p]
+    guarded = ks.GuardedCalls()
     rng = random.Random(20240612)
-    bad = checked = compared = 0
-    statuses: dict[int, int] = {}
+    tally = ks.MutationTally()
+    compared = 0
     slowest = 0.0
     for name, frame, ds in _mutation_sources():
         desc = frame_desc(ds)
         size = lib.rd_frame_size(ctypes.byref(desc))
         for what, data in _mutants(frame, rng):
-            # Exact-size malloc'd copies: under ASan any read past the input or
-            # write past the frame (+ 64 canary bytes) aborts the process.
-            src = libc.malloc(max(len(data), 1))
-            dst = libc.malloc(size + 64)
-            ctypes.memmove(src, data, len(data))
-            ctypes.memset(dst + size, 0xA5, 64)
-            err = Error()
-            start = time.perf_counter()
-            st = lib.rd_jls_decode_frame(src, len(data), ctypes.byref(desc), None, dst, size,
-                                         ctypes.byref(err))
-            took = time.perf_counter() - start
-            out = ctypes.string_at(dst, size + 64)
-            libc.free(src)
-            libc.free(dst)
-            checked += 1
+            call, = guarded(lib.rd_jls_decode_frame, data, desc, size)
+            st, out, err, took = call.status, call.out, call.err, call.seconds
             slowest = max(slowest, took)
-            statuses[st] = statuses.get(st, 0) + 1
-            problem = None
-            if st not in ALLOWED:
-                problem = f"status {st}"
-            elif out[size:] != b"\xA5" * 64:
-                problem = "wrote past the frame"
-            elif st != RD_OK and not err.msg:
-                problem = "error without a message"
-            elif took > SLOW_CALL_S:
+            problem = ks.frame_problem(call, size)
+            if problem is None and took > SLOW_CALL_S:
                 problem = f"took {took:.1f} s"
-            elif st == RD_OK:
+            elif problem is None and st == RD_OK:
                 # Whatever we accept, pydicom's CharLS plugin decodes the same.
                 from pydicom.encaps import encapsulate
                 ds.PixelData = encapsulate([data])
@@ -827,48 +660,34 @@ def _mutation_main(libpath: str) -> int:
                     if out[:size] != want.tobytes():
                         problem = "accepted, but pydicom's pyjpegls plugin decodes otherwise"
             if problem:
-                bad += 1
-                print(f"{name}: {what}: {problem} ({err.msg.decode(errors='replace')})",
-                      flush=True)
+                problem = f"{problem} ({err.msg.decode(errors='replace')})"
+            tally.record(name, what, problem, st)
     ctx.__exit__(None, None, None)
-    print(f"{checked} mutants checked, {compared} accepted ones compared with pyjpegls, "
-          f"{bad} bad; statuses {sorted(statuses.items())}; slowest call {slowest:.3f} s",
-          flush=True)
-    return 1 if bad or checked == 0 else 0
+    return tally.finish(f"{compared} accepted ones compared with pyjpegls",
+                        f"slowest call {slowest:.3f} s")
 
 
 def test_mutated_streams_never_crash(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
-    flags = _sanitizer_flags(tmp_path)
-    limit_memory = True
-    if flags is not None:
-        libasan = subprocess.run([CC, "-print-file-name=libasan.so"],
-                                 capture_output=True, text=True).stdout.strip()
-        if os.path.isabs(libasan) and os.path.exists(libasan):
-            # Any single allocation over 1 GiB aborts the process (ASan's
-            # allocator_may_return_null=0): no absurd allocations.
-            # CharLS is C++: libstdc++ must be loaded when ASan starts, or
-            # its __cxa_throw interceptor finds nothing to forward to.
-            env.update(LD_PRELOAD=f"{libasan} libstdc++.so.6",
-                       ASAN_OPTIONS="detect_leaks=0:max_allocation_size_mb=1024")
-            limit_memory = False
-        else:
-            flags = None
-    libpath = build_library(tmp_path / "libmut.so", flags or [])
-    cmd = [sys.executable, __file__, "--mutate", str(libpath)]
-    if limit_memory:        # the subprocess sets RLIMIT_AS itself (see __main__)
+    flags, libasan = ks.python_asan(tmp_path)
+    if libasan is not None:
+        # Any single allocation over 1 GiB aborts the process (ASan's
+        # allocator_may_return_null=0): no absurd allocations.
+        # CharLS is C++: libstdc++ must be loaded when ASan starts, or
+        # its __cxa_throw interceptor finds nothing to forward to.
+        env = ks.mutation_env(libasan, "detect_leaks=0:max_allocation_size_mb=1024",
+                              preload_after=["libstdc++.so.6"])
+    else:
+        env = ks.mutation_env()
+        # the subprocess sets RLIMIT_AS itself (see __main__)
         env["RD_JLS_RLIMIT_AS"] = str(4 << 30)
-    res = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
-    assert res.returncode == 0, (
-        f"exit status {res.returncode} (negative: killed by a signal)\n"
-        f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}")
+    libpath = build_library(tmp_path, "libmut.so", flags or [])
+    res = ks.run_mutation(__file__, "--mutate", libpath, env=env)
+    ks.assert_exited_cleanly(res.returncode, res.stdout, res.stderr)
 
 
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--mutate":
         if os.environ.get("RD_JLS_RLIMIT_AS"):
-            import resource
-            cap = int(os.environ["RD_JLS_RLIMIT_AS"])
-            resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+            ks.limit_address_space(int(os.environ["RD_JLS_RLIMIT_AS"]))
         sys.exit(_mutation_main(sys.argv[2]))
     sys.exit("usage: test_jls_kernel.py --mutate LIBRARY")

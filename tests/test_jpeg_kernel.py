@@ -35,7 +35,6 @@ import ctypes
 import io
 import os
 import random
-import shutil
 import struct
 import subprocess
 import sys
@@ -45,113 +44,38 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CORE = ROOT / "src" / "core"
+import kernel_support as ks
+from kernel_support import (CC, CORE, PHOTOMETRIC, RD_CODEC_KEEP_YBR, RD_ERR_DECODE,
+                            RD_ERR_INVALID, RD_ERR_LIMIT, RD_ERR_UNSUPPORTED, RD_OK,
+                            CodecOptions, Error, FrameDesc, corpus_frames, file_id,
+                            frame_desc, max_diff, options)
+
 SOURCES = [CORE / "jpeg.c", CORE / "frame.c", CORE / "colour.c"]
-C_TEST = ROOT / "tests" / "c" / "test_jpeg.c"
-CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", f"-I{CORE}"]
+C_TEST = ks.C_TESTS / "test_jpeg.c"
+LIBRARIES = ["libjpeg"]          # libjpeg-turbo's libjpeg API
 JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
 JPEG_EXTENDED = "1.2.840.10008.1.2.4.51"
 JPEG_SYNTAXES = (JPEG_BASELINE, JPEG_EXTENDED)
 
-CC = shutil.which("cc")
-
-
-def _libjpeg_flags() -> tuple[list[str], list[str]] | None:
-    """(cflags, libs) for libjpeg-turbo's libjpeg, or None if unusable."""
-    cflags, libs = [], ["-ljpeg"]
-    if shutil.which("pkg-config"):
-        res = subprocess.run(["pkg-config", "--cflags", "--libs", "libjpeg"],
-                             capture_output=True, text=True)
-        if res.returncode == 0:
-            words = res.stdout.split()
-            cflags = [w for w in words if not w.startswith(("-l", "-L"))]
-            libs = [w for w in words if w.startswith(("-l", "-L"))]
-    return cflags, libs
-
-
-def _probe_libjpeg() -> str | None:
-    """None when cc can build and link against libjpeg, else the reason."""
-    if CC is None:
-        return "no C compiler: 'cc' is not on PATH"
-    import tempfile
-    cflags, libs = _libjpeg_flags()
-    with tempfile.TemporaryDirectory() as tmp:
-        probe = Path(tmp) / "probe.c"
-        probe.write_text("#include <stdio.h>\n#include <jpeglib.h>\n"
-                         "int main(void) { struct jpeg_error_mgr e; "
-                         "return jpeg_std_error(&e) == NULL; }\n")
-        res = subprocess.run([CC, *cflags, str(probe), "-o", str(Path(tmp) / "p"), *libs],
-                             capture_output=True, text=True)
-        if res.returncode != 0:
-            return ("libjpeg (libjpeg62-turbo-dev, pkg-config module 'libjpeg') is not "
-                    "installed: " + res.stderr.strip()[-200:])
-    return None
-
-
-SKIP_REASON = _probe_libjpeg()
-pytestmark = pytest.mark.skipif(SKIP_REASON is not None, reason=SKIP_REASON or "")
-
-RD_OK, RD_ERR_INVALID, RD_ERR_LIMIT, RD_ERR_NOMEM = 0, 2, 3, 4
-RD_ERR_UNSUPPORTED, RD_ERR_DECODE = 5, 6
-RD_CODEC_KEEP_YBR = 0x1
-ALLOWED_FAILURES = (RD_ERR_DECODE, RD_ERR_INVALID, RD_ERR_LIMIT, RD_ERR_UNSUPPORTED)
-
-PHOTOMETRIC = {
-    "MONOCHROME1": 1, "MONOCHROME2": 2, "PALETTE COLOR": 3, "RGB": 4, "YBR_FULL": 5,
-    "YBR_FULL_422": 6, "YBR_ICT": 7, "YBR_RCT": 8, "YBR_PARTIAL_420": 9,
-}
-
-
-class FrameDesc(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_uint32) for name in (
-        "rows", "columns", "samples_per_pixel", "bits_allocated", "bits_stored",
-        "pixel_representation", "planar_configuration", "photometric")]
-
-
-class Error(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_int), ("offset", ctypes.c_uint64),
-                ("tag", ctypes.c_uint32), ("msg", ctypes.c_char * 256),
-                ("path", ctypes.c_char * 256)]
-
-
-class CodecOptions(ctypes.Structure):
-    _fields_ = [("size", ctypes.c_size_t), ("flags", ctypes.c_uint32),
-                ("threads", ctypes.c_uint32), ("max_pixels", ctypes.c_uint64)]
-
-
-def options(flags: int = 0, max_pixels: int = 0) -> CodecOptions:
-    return CodecOptions(ctypes.sizeof(CodecOptions), flags, 0, max_pixels)
+SKIP_REASON = ks.missing(tuple(LIBRARIES))
+pytestmark = ks.requires(*LIBRARIES)
 
 
 # --------------------------------------------------------------------------
 # Building
 # --------------------------------------------------------------------------
 
-def build_library(out: Path, extra: list[str] = ()) -> Path:
-    cflags, libs = _libjpeg_flags()
-    subprocess.run([CC, *CFLAGS, *cflags, *extra, "-shared", "-fPIC", *map(str, SOURCES),
-                    "-o", str(out), *libs], check=True, capture_output=True, text=True)
-    return out
+def build_library(tmp_dir: Path, name: str, extra: list[str] = ()) -> Path:
+    return ks.build_library(tmp_dir, SOURCES, LIBRARIES, extra, name=name)
 
 
 def load(path: Path) -> ctypes.CDLL:
-    lib = ctypes.CDLL(str(path))
-    lib.rd_frame_size.argtypes = [ctypes.POINTER(FrameDesc)]
-    lib.rd_frame_size.restype = ctypes.c_uint64
-    lib.rd_jpeg_decode_frame.argtypes = [
-        ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(FrameDesc),
-        ctypes.POINTER(CodecOptions), ctypes.c_void_p, ctypes.c_uint64,
-        ctypes.POINTER(Error)]
-    lib.rd_jpeg_decode_frame.restype = ctypes.c_int
-    lib.rd_ybr_full_to_rgb_u8.argtypes = [ctypes.c_void_p, ctypes.c_uint64]
-    lib.rd_ybr_full_to_rgb_u8.restype = None
-    return lib
+    return ks.load_library(path, "rd_jpeg_decode_frame", colour=True)
 
 
 @pytest.fixture(scope="module")
 def libpath(tmp_path_factory) -> Path:
-    return build_library(tmp_path_factory.mktemp("rdjpeg") / "librdjpeg.so")
+    return build_library(tmp_path_factory.mktemp("rdjpeg"), "librdjpeg.so")
 
 
 @pytest.fixture(scope="module")
@@ -163,35 +87,16 @@ def lib(libpath) -> ctypes.CDLL:
 # Helpers shared with the mutation subprocess
 # --------------------------------------------------------------------------
 
-def frame_desc(ds) -> FrameDesc:
-    return FrameDesc(
-        rows=ds.Rows, columns=ds.Columns, samples_per_pixel=ds.SamplesPerPixel,
-        bits_allocated=ds.BitsAllocated, bits_stored=ds.BitsStored,
-        pixel_representation=ds.PixelRepresentation,
-        planar_configuration=ds.get("PlanarConfiguration", 0) or 0,
-        photometric=PHOTOMETRIC.get(ds.PhotometricInterpretation, 0))
-
-
 def decode(lib, src: bytes, desc: FrameDesc, opts: CodecOptions | None = None,
            cap: int | None = None):
     """(status, uint8 output array or None, rd_error)."""
-    size = lib.rd_frame_size(ctypes.byref(desc))
-    out = np.empty(max(size, 1), np.uint8)
-    err = Error()
-    st = lib.rd_jpeg_decode_frame(src, len(src), ctypes.byref(desc),
-                                  ctypes.byref(opts) if opts is not None else None,
-                                  out.ctypes.data, size if cap is None else cap,
-                                  ctypes.byref(err))
-    return st, (out[:size] if st == RD_OK else None), err
+    st, out, err = ks.run_decoder(lib, lib.rd_jpeg_decode_frame, src, desc, opts, cap=cap)
+    return st, (out if st == RD_OK else None), err
 
 
 def as_image(buf: np.ndarray, desc: FrameDesc) -> np.ndarray:
     """Decoder output as pydicom shapes a frame (signed dtype for PR 1)."""
-    arr = buf.view(np.int8 if desc.pixel_representation else np.uint8)
-    shape = (desc.rows, desc.columns)
-    if desc.samples_per_pixel > 1:
-        shape += (desc.samples_per_pixel,)
-    return arr.reshape(shape)
+    return ks.frame_array(buf, desc)
 
 
 def caller_rgb(lib, buf: np.ndarray, desc: FrameDesc, keep_ybr: bool) -> np.ndarray:
@@ -206,57 +111,15 @@ def caller_rgb(lib, buf: np.ndarray, desc: FrameDesc, keep_ybr: bool) -> np.ndar
 
 def jpeg_files() -> list[Path]:
     """Every corpus file of the two transfer syntaxes (8- and 12-bit)."""
-    import corpus
-    import pydicom
-
-    found = []
-    for path in corpus.dicom_files():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:       # not ours to judge here; test_parity covers reading
-            continue
-        meta = getattr(ds, "file_meta", None)
-        if meta is not None and meta.get("TransferSyntaxUID") in JPEG_SYNTAXES:
-            found.append(path)
-    return found
-
-
-def read_frames(path: Path):
-    """(dataset, [frame bytes]) of one file."""
-    import pydicom
-    from pydicom.encaps import generate_frames
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = pydicom.dcmread(path)
-    n = int(ds.get("NumberOfFrames") or 1)
-    return ds, list(generate_frames(ds.PixelData, number_of_frames=n))
+    return ks.corpus_files(JPEG_SYNTAXES)
 
 
 def reference(ds, plugin: str = "", index: int | None = None, as_rgb: bool = True):
     """pydicom's array (all frames, or one) with a given plugin ('' = default)."""
-    from pydicom.pixels.decoders.base import get_decoder
-
-    kwargs = {"decoding_plugin": plugin} if plugin else {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        arr, _ = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(
-            ds, index=index, as_rgb=as_rgb, **kwargs)
-    return arr
-
-
-def max_diff(a: np.ndarray, b: np.ndarray) -> int:
-    return int(np.abs(a.astype(np.int32) - b.astype(np.int32)).max()) if a.size else 0
+    return ks.pydicom_array(ds, index, plugin, as_rgb=as_rgb)[0]
 
 
 ALL_JPEG_FILES = jpeg_files() if SKIP_REASON is None else []
-
-
-def _file_id(path: Path) -> str:
-    import corpus
-    return corpus.file_id(path)
 
 
 def _is_12bit(path: Path) -> bool:
@@ -272,13 +135,8 @@ def _is_12bit(path: Path) -> bool:
 
 def _run_c_test(tmp_path: Path, extra: list[str],
                 leaks: bool = False) -> subprocess.CompletedProcess:
-    exe = tmp_path / "test_jpeg"
-    cflags, libs = _libjpeg_flags()
-    subprocess.run([CC, *CFLAGS, *cflags, *extra, *map(str, SOURCES), str(C_TEST),
-                    "-o", str(exe), *libs], check=True, capture_output=True, text=True)
-    env = dict(os.environ, ASAN_OPTIONS=f"detect_leaks={int(leaks)}",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    return subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, env=env)
+    exe = ks.build_program(tmp_path, [*SOURCES, C_TEST], LIBRARIES, extra, name="test_jpeg")
+    return ks.run_c_program(exe, leaks=leaks)
 
 
 def _leak_checker_works(tmp_path: Path, flags: list[str]) -> bool:
@@ -298,22 +156,10 @@ def test_c_program(tmp_path):
     assert res.returncode == 0, res.stderr
 
 
-def _sanitizer_flags(tmp_path: Path) -> list[str] | None:
-    flags = ["-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
-             "-fno-omit-frame-pointer"]
-    probe = tmp_path / "probe.c"
-    probe.write_text("int main(void) { return 0; }\n")
-    res = subprocess.run([CC, *flags, str(probe), "-o", str(tmp_path / "probe")],
-                         capture_output=True)
-    return flags if res.returncode == 0 else None
-
-
 def test_c_program_sanitized(tmp_path):
     """Also leak-checked where LeakSanitizer runs: every error path longjmps
     out of libjpeg and must still free the decompressor."""
-    flags = _sanitizer_flags(tmp_path)
-    if flags is None:
-        pytest.skip("cc cannot build with -fsanitize=address,undefined")
+    flags = ks.require_sanitizer(tmp_path)
     res = _run_c_test(tmp_path, flags, leaks=_leak_checker_works(tmp_path, flags))
     assert res.returncode == 0, res.stderr
 
@@ -363,9 +209,9 @@ def corpus_reference(path: Path, ds, nframes: int) -> dict[str, np.ndarray]:
     return _REFERENCES[path]
 
 
-@pytest.mark.parametrize("path", ALL_JPEG_FILES, ids=[_file_id(p) for p in ALL_JPEG_FILES])
+@pytest.mark.parametrize("path", ALL_JPEG_FILES, ids=[file_id(p) for p in ALL_JPEG_FILES])
 def test_corpus_matches_pydicom(lib, path):
-    ds, frames = read_frames(path)
+    ds, frames = corpus_frames(path)
     desc = frame_desc(ds)
     if ds.BitsStored > 8:
         st, _, err = decode(lib, frames[0], desc)
@@ -387,14 +233,14 @@ def test_corpus_matches_pydicom(lib, path):
             assert np.array_equal(got, raw[i]), f"frame {i} differs from as_rgb=False"
 
 
-@pytest.mark.parametrize("path", ALL_JPEG_FILES, ids=[_file_id(p) for p in ALL_JPEG_FILES])
+@pytest.mark.parametrize("path", ALL_JPEG_FILES, ids=[file_id(p) for p in ALL_JPEG_FILES])
 def test_corpus_second_references(lib, path):
     """pylibjpeg-libjpeg and Pillow: ours may differ from each no more than
     GDCM (pydicom's default, see test_default_plugin_is_gdcm) differs from
     it; the differences are printed (-s).  Multi-frame files are sampled
     (every 8th frame and the last) to keep this test fast; every frame is
     compared with the default above."""
-    ds, frames = read_frames(path)
+    ds, frames = corpus_frames(path)
     if ds.BitsStored > 8:
         pytest.skip("12-bit extended JPEG: separate decoder")
     desc = frame_desc(ds)
@@ -403,7 +249,7 @@ def test_corpus_second_references(lib, path):
     ours = np.stack([caller_rgb(lib, decode(lib, frames[i], desc)[1], desc, False)
                      .reshape(gdcm.shape[1:]) for i in picked])
     gdcm = gdcm[picked]
-    report = [f"{_file_id(path)} ({len(picked)}/{len(frames)} frames): "
+    report = [f"{file_id(path)} ({len(picked)}/{len(frames)} frames): "
               f"ours-gdcm {max_diff(ours, gdcm)}"]
     for plugin in ("pylibjpeg", "pillow"):
         try:
@@ -503,22 +349,10 @@ def set_ids(src: bytes, ids: list[int]) -> bytes:
 
 def make_dataset(frames: list[bytes], rows: int, cols: int, spp: int, pi: str,
                  ts: str = JPEG_BASELINE, bits_stored: int = 8, pr: int = 0):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.encaps import encapsulate
-
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = ts
-    ds.Rows, ds.Columns, ds.SamplesPerPixel = rows, cols, spp
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, bits_stored, bits_stored - 1
-    ds.PixelRepresentation, ds.PhotometricInterpretation = pr, pi
-    if spp > 1:
-        ds.PlanarConfiguration = 0
-    if len(frames) > 1:
-        ds.NumberOfFrames = len(frames)
-    ds.PixelData = encapsulate(frames)
-    ds["PixelData"].VR = "OB"
-    return ds
+    return ks.encapsulated_dataset(
+        frames, rows=rows, columns=cols, samples_per_pixel=spp, bits_allocated=8,
+        bits_stored=bits_stored, pixel_representation=pr, photometric=pi, syntax=ts,
+        number_of_frames=len(frames) if len(frames) > 1 else None)
 
 
 def _image(rows: int, cols: int, spp: int, seed: int) -> np.ndarray:
@@ -838,7 +672,7 @@ def _mutation_sources():
     for path in jpeg_files():
         if _is_12bit(path):
             continue
-        ds, frames = read_frames(path)
+        ds, frames = corpus_frames(path)
         out.append((path.name, frames[0], frame_desc(ds)))
     for case in SYNTHETIC:
         if "progressive" in case[0] or "restart" in case[0]:
@@ -897,14 +731,9 @@ def _mutants(frame: bytes, rng: random.Random, count: int):
 def _mutation_main(libpath: str, memory_limit: bool) -> int:
     """Run in a subprocess; exit status 0 when every mutant was handled."""
     if memory_limit:
-        import resource
-        limit = 3 << 29     # 1.5 GiB of address space
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        ks.limit_address_space(3 << 29)     # 1.5 GiB
     lib = load(Path(libpath))
-    libc = ctypes.CDLL(None)
-    libc.malloc.restype = ctypes.c_void_p
-    libc.malloc.argtypes = [ctypes.c_size_t]
-    libc.free.argtypes = [ctypes.c_void_p]
+    guarded = ks.GuardedCalls()
     rng = random.Random(20240612)
     keep = options(RD_CODEC_KEEP_YBR)       # samples as coded, comparable
     have_pillow = False
@@ -914,36 +743,17 @@ def _mutation_main(libpath: str, memory_limit: bool) -> int:
             have_pillow = True
         except BaseException:               # pytest.skip outside pytest
             pass
-    bad = checked = 0
-    statuses: dict[int, int] = {}
+    tally = ks.MutationTally()
     for name, frame, desc in _mutation_sources():
         size = lib.rd_frame_size(ctypes.byref(desc))
         count = (MUTATIONS_LARGE_FRAME if desc.rows * desc.columns > 100_000
                  else MUTATIONS_PER_FRAME)
         for what, data in _mutants(frame, rng, count):
-            # Exact-size malloc'd copies: under ASan any read past the
-            # input or write past the frame (+ 64 canary bytes) aborts.
-            src = libc.malloc(max(len(data), 1))
-            dst = libc.malloc(size + 64)
-            ctypes.memmove(src, data, len(data))
-            ctypes.memset(dst + size, 0xA5, 64)
-            err = Error()
-            st = lib.rd_jpeg_decode_frame(src, len(data), ctypes.byref(desc),
-                                          ctypes.byref(keep), dst, size, ctypes.byref(err))
-            tail = ctypes.string_at(dst + size, 64)
-            got = ctypes.string_at(dst, size) if st == RD_OK else b""
-            libc.free(src)
-            libc.free(dst)
-            checked += 1
-            statuses[st] = statuses.get(st, 0) + 1
-            problem = None
-            if st != RD_OK and st not in ALLOWED_FAILURES:
-                problem = f"status {st}: {err.msg.decode(errors='replace')}"
-            elif tail != b"\xA5" * 64:
-                problem = "wrote past the frame"
-            elif st != RD_OK and not err.msg:
-                problem = "error without a message"
-            elif st == RD_OK and have_pillow:
+            call, = guarded(lib.rd_jpeg_decode_frame, data, desc, size, keep)
+            st = call.status
+            got = call.out[:size] if st == RD_OK else b""
+            problem = ks.frame_problem(call, size)
+            if problem is None and st == RD_OK and have_pillow:
                 # What we accept, Pillow's libjpeg-turbo decodes to the same
                 # samples (when it decodes it at all without a transform).
                 try:
@@ -952,32 +762,22 @@ def _mutation_main(libpath: str, memory_limit: bool) -> int:
                     want = None
                 if want is not None and want.tobytes() != got:
                     problem = "accepted, but Pillow decodes other samples"
-            if problem:
-                bad += 1
-                print(f"{name}: {what}: {problem}", flush=True)
-    print(f"{checked} mutants checked, {bad} bad; statuses {sorted(statuses.items())}",
-          flush=True)
-    return 1 if bad or checked == 0 else 0
+            tally.record(name, what, problem, st)
+    return tally.finish()
 
 
 def _run_mutation(tmp_path: Path, sanitize: bool) -> None:
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
-    flags = _sanitizer_flags(tmp_path) if sanitize else None
+    flags = libasan = None
     if sanitize:
-        if flags is None:
-            pytest.skip("cc cannot build with -fsanitize=address,undefined")
-        libasan = subprocess.run([CC, "-print-file-name=libasan.so"],
-                                 capture_output=True, text=True).stdout.strip()
-        if not (os.path.isabs(libasan) and os.path.exists(libasan)):
-            pytest.skip("libasan.so not found for LD_PRELOAD")
-        env.update(LD_PRELOAD=libasan, ASAN_OPTIONS="detect_leaks=0")
-    libpath = build_library(tmp_path / "libmut.so", flags or [])
+        flags = ks.require_sanitizer(tmp_path)
+        libasan = ks.libasan()
+        if libasan is None:
+            pytest.skip(ks.NO_LIBASAN)
+    env = ks.mutation_env(libasan)
+    libpath = build_library(tmp_path, "libmut.so", flags or [])
     mode = "--mutate-asan" if sanitize else "--mutate-rlimit"
-    res = subprocess.run([sys.executable, __file__, mode, str(libpath)],
-                         capture_output=True, text=True, timeout=300, env=env)
-    assert res.returncode == 0, (
-        f"exit status {res.returncode} (negative: killed by a signal)\n"
-        f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}")
+    res = ks.run_mutation(__file__, mode, libpath, env=env)
+    ks.assert_exited_cleanly(res.returncode, res.stdout, res.stderr)
 
 
 def test_mutated_frames_never_crash(tmp_path):

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import ctypes
 import heapq
-import os
 import random
 import shutil
 import subprocess
@@ -52,75 +51,36 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CORE = ROOT / "src" / "core"
+import kernel_support as ks
+from kernel_support import (CC, CORE, PHOTOMETRIC, RD_CODEC_KEEP_YBR, RD_ERR_DECODE,
+                            RD_ERR_INVALID, RD_ERR_LIMIT, RD_ERR_UNSUPPORTED, RD_OK,
+                            CodecOptions, Error, FrameDesc, file_id, frame_desc, options)
+
 SOURCES = [CORE / "ljpeg.c", CORE / "frame.c", CORE / "colour.c"]
-C_TEST = ROOT / "tests" / "c" / "test_ljpeg.c"
-CFLAGS = ["-O2", "-Wall", "-Wextra", "-Wshadow", "-Werror", "-Wno-unused-parameter",
-          f"-I{CORE}"]
+C_TEST = ks.C_TESTS / "test_ljpeg.c"
+CFLAGS = ks.compile_flags("-Wshadow")
 JPEG_LOSSLESS = "1.2.840.10008.1.2.4.57"
 JPEG_LOSSLESS_SV1 = "1.2.840.10008.1.2.4.70"
 SYNTAXES = (JPEG_LOSSLESS, JPEG_LOSSLESS_SV1)
 
-CC = shutil.which("cc")
-pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler: 'cc' is not on PATH")
-
-RD_OK, RD_ERR_INVALID, RD_ERR_LIMIT, RD_ERR_UNSUPPORTED, RD_ERR_DECODE = 0, 2, 3, 5, 6
-ALLOWED = {RD_OK, RD_ERR_INVALID, RD_ERR_LIMIT, RD_ERR_UNSUPPORTED, RD_ERR_DECODE}
-RD_CODEC_KEEP_YBR = 1
-
-PHOTOMETRIC = {
-    "MONOCHROME1": 1, "MONOCHROME2": 2, "PALETTE COLOR": 3, "RGB": 4, "YBR_FULL": 5,
-    "YBR_FULL_422": 6, "YBR_ICT": 7, "YBR_RCT": 8, "YBR_PARTIAL_420": 9,
-}
-
-
-class FrameDesc(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_uint32) for name in (
-        "rows", "columns", "samples_per_pixel", "bits_allocated", "bits_stored",
-        "pixel_representation", "planar_configuration", "photometric")]
-
-
-class Error(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_int), ("offset", ctypes.c_uint64),
-                ("tag", ctypes.c_uint32), ("msg", ctypes.c_char * 256),
-                ("path", ctypes.c_char * 256)]
-
-
-class CodecOptions(ctypes.Structure):
-    _fields_ = [("size", ctypes.c_size_t), ("flags", ctypes.c_uint32),
-                ("threads", ctypes.c_uint32), ("max_pixels", ctypes.c_uint64)]
-
-
-def options(flags: int = 0, max_pixels: int = 0) -> CodecOptions:
-    return CodecOptions(ctypes.sizeof(CodecOptions), flags, 0, max_pixels)
+pytestmark = ks.requires()
 
 
 # --------------------------------------------------------------------------
 # Building and calling
 # --------------------------------------------------------------------------
 
-def build_library(out: Path, extra: list[str] = ()) -> Path:
-    subprocess.run([CC, *CFLAGS, *extra, "-shared", "-fPIC", *map(str, SOURCES),
-                    "-o", str(out)], check=True, capture_output=True, text=True)
-    return out
+def build_library(tmp_dir: Path, name: str, extra: list[str] = ()) -> Path:
+    return ks.build_library(tmp_dir, SOURCES, extra_flags=extra, name=name, cflags=CFLAGS)
 
 
 def load(path: Path) -> ctypes.CDLL:
-    lib = ctypes.CDLL(str(path))
-    lib.rd_frame_size.argtypes = [ctypes.POINTER(FrameDesc)]
-    lib.rd_frame_size.restype = ctypes.c_uint64
-    lib.rd_jpeg_lossless_decode_frame.argtypes = [
-        ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(FrameDesc),
-        ctypes.POINTER(CodecOptions), ctypes.c_void_p, ctypes.c_uint64,
-        ctypes.POINTER(Error)]
-    lib.rd_jpeg_lossless_decode_frame.restype = ctypes.c_int
-    return lib
+    return ks.load_library(path, "rd_jpeg_lossless_decode_frame")
 
 
 @pytest.fixture(scope="module")
 def libpath(tmp_path_factory) -> Path:
-    return build_library(tmp_path_factory.mktemp("rdljpeg") / "librdljpeg.so")
+    return build_library(tmp_path_factory.mktemp("rdljpeg"), "librdljpeg.so")
 
 
 @pytest.fixture(scope="module")
@@ -137,33 +97,15 @@ def make_desc(rows, cols, spp=1, bits_allocated=16, bits_stored=None, signed=0,
                      planar, PHOTOMETRIC.get(photometric, 0))
 
 
-def frame_desc(ds) -> FrameDesc:
-    return FrameDesc(
-        rows=ds.Rows, columns=ds.Columns, samples_per_pixel=ds.SamplesPerPixel,
-        bits_allocated=ds.BitsAllocated, bits_stored=ds.BitsStored,
-        pixel_representation=ds.PixelRepresentation,
-        planar_configuration=ds.get("PlanarConfiguration", 0) or 0,
-        photometric=PHOTOMETRIC.get(ds.PhotometricInterpretation, 0))
-
-
 def decode(lib, src: bytes, desc: FrameDesc, opts: CodecOptions | None = None):
     """(status, output bytes or None, rd_error)."""
-    size = lib.rd_frame_size(ctypes.byref(desc))
-    out = np.empty(max(size, 1), np.uint8)
-    err = Error()
-    st = lib.rd_jpeg_lossless_decode_frame(
-        src, len(src), ctypes.byref(desc), ctypes.byref(opts) if opts else None,
-        out.ctypes.data, size, ctypes.byref(err))
-    return st, (out[:size].tobytes() if st == RD_OK else None), err
+    st, out, err = ks.run_decoder(lib, lib.rd_jpeg_lossless_decode_frame, src, desc, opts)
+    return st, (out.tobytes() if st == RD_OK else None), err
 
 
 def as_array(raw: bytes, desc: FrameDesc) -> np.ndarray:
     """Our output as pydicom shapes and types it."""
-    kind = "i" if desc.pixel_representation else "u"
-    arr = np.frombuffer(raw, f"<{kind}{desc.bits_allocated // 8}")
-    shape = (desc.rows, desc.columns) + ((desc.samples_per_pixel,)
-                                         if desc.samples_per_pixel > 1 else ())
-    return arr.reshape(shape)
+    return ks.frame_array(raw, desc)
 
 
 # --------------------------------------------------------------------------
@@ -359,45 +301,25 @@ def test_encoder_tables_are_valid():
 
 def make_dataset(frames, rows, cols, spp=1, bits_allocated=16, bits_stored=None,
                  signed=0, photometric=None, planar=0, syntax=JPEG_LOSSLESS):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.encaps import encapsulate
-
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = syntax
-    ds.Rows, ds.Columns, ds.SamplesPerPixel = rows, cols, spp
-    ds.BitsAllocated = bits_allocated
-    ds.BitsStored = bits_allocated if bits_stored is None else bits_stored
-    ds.HighBit = ds.BitsStored - 1
-    ds.PixelRepresentation = signed
-    ds.PhotometricInterpretation = photometric or ("RGB" if spp == 3 else "MONOCHROME2")
-    if spp > 1:
-        ds.PlanarConfiguration = planar
-    if len(frames) > 1:
-        ds.NumberOfFrames = len(frames)
-    ds.PixelData = encapsulate(list(frames))
-    ds["PixelData"].VR = "OB"
-    return ds
+    return ks.encapsulated_dataset(
+        frames, rows=rows, columns=cols, samples_per_pixel=spp,
+        bits_allocated=bits_allocated,
+        bits_stored=bits_allocated if bits_stored is None else bits_stored,
+        pixel_representation=signed,
+        photometric=photometric or ("RGB" if spp == 3 else "MONOCHROME2"), syntax=syntax,
+        planar_configuration=planar, number_of_frames=len(frames) if len(frames) > 1 else None)
 
 
 def reference(ds, plugin: str, index: int = 0, as_rgb: bool = True) -> np.ndarray:
     """pydicom 3's pixel_array for frame `index` with one plugin."""
-    from pydicom.pixels.decoders.base import get_decoder
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        arr, _ = get_decoder(ds.file_meta.TransferSyntaxUID).as_array(
-            ds, index=index, decoding_plugin=plugin, as_rgb=as_rgb)
-    return arr
-
+    return ks.pydicom_array(ds, index, plugin, as_rgb=as_rgb)[0]
 
 
 # --------------------------------------------------------------------------
 # The C test program
 # --------------------------------------------------------------------------
 
-SANITIZE = ["-g", "-O1", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
-            "-fno-omit-frame-pointer"]
+SANITIZE = [*ks.SANITIZE, "-O1"]     # after CFLAGS' -O2
 
 
 @pytest.fixture(scope="module")
@@ -405,10 +327,7 @@ def asan_objects(tmp_path_factory) -> list[Path] | None:
     """The three sources compiled once with ASan/UBSan (-O1, -fPIC), for the
     C program and the mutation library; None when cc cannot do it."""
     tmp = tmp_path_factory.mktemp("rdljpeg_asan")
-    probe = tmp / "probe.c"
-    probe.write_text("int main(void) { return 0; }\n")
-    if subprocess.run([CC, *SANITIZE, str(probe), "-o", str(tmp / "probe")],
-                      capture_output=True).returncode != 0:
+    if ks.sanitizer_flags(tmp, SANITIZE) is None:
         return None
     objs = []
     for src in SOURCES:
@@ -419,27 +338,18 @@ def asan_objects(tmp_path_factory) -> list[Path] | None:
     return objs
 
 
-def _run_c_test(exe: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    return subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, env=env)
-
-
 def test_c_program(tmp_path):
-    exe = tmp_path / "test_ljpeg"
-    subprocess.run([CC, *CFLAGS, *map(str, SOURCES), str(C_TEST), "-o", str(exe)],
-                   check=True, capture_output=True, text=True)
-    res = _run_c_test(exe)
+    exe = ks.build_program(tmp_path, [*SOURCES, C_TEST], name="test_ljpeg", cflags=CFLAGS)
+    res = ks.run_c_program(exe, leaks=True)
     assert res.returncode == 0, res.stderr
 
 
 def test_c_program_sanitized(tmp_path, asan_objects):
     if asan_objects is None:
-        pytest.skip("cc cannot build with -fsanitize=address,undefined")
-    exe = tmp_path / "test_ljpeg_asan"
-    subprocess.run([CC, *CFLAGS, *SANITIZE, *map(str, asan_objects), str(C_TEST),
-                    "-o", str(exe)], check=True, capture_output=True, text=True)
-    res = _run_c_test(exe)
+        pytest.skip(ks.NO_SANITIZER)
+    exe = ks.build_program(tmp_path, [*asan_objects, C_TEST], extra_flags=SANITIZE,
+                           name="test_ljpeg_asan", cflags=CFLAGS)
+    res = ks.run_c_program(exe, leaks=True)
     assert res.returncode == 0, res.stderr
 
 
@@ -448,43 +358,15 @@ def test_c_program_sanitized(tmp_path, asan_objects):
 # --------------------------------------------------------------------------
 
 def lossless_files() -> list[Path]:
-    import corpus
-    import pydicom
-
-    found = []
-    for path in corpus.dicom_files():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:       # not ours to judge here; test_parity covers reading
-            continue
-        meta = getattr(ds, "file_meta", None)
-        if meta is not None and meta.get("TransferSyntaxUID") in SYNTAXES:
-            found.append(path)
-    return found
+    return ks.corpus_files(SYNTAXES)
 
 
 def corpus_frames(path: Path):
     """(dataset, [frame bytes]); frames is empty when there is no Pixel Data."""
-    import pydicom
-    from pydicom.encaps import generate_frames
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ds = pydicom.dcmread(path)
-    if "PixelData" not in ds:
-        return ds, []
-    n = int(ds.get("NumberOfFrames") or 1)
-    return ds, list(generate_frames(ds.PixelData, number_of_frames=n))
+    return ks.corpus_frames(path, no_pixels_ok=True)
 
 
 LOSSLESS_FILES = lossless_files() if CC else []
-
-
-def _file_id(path: Path) -> str:
-    import corpus
-    return corpus.file_id(path)
 
 
 def test_corpus_has_lossless_files():
@@ -504,7 +386,7 @@ def test_pydicom_default_plugin_is_gdcm():
         assert get_decoder(uid).available_plugins[0] == "gdcm"
 
 
-@pytest.mark.parametrize("path", LOSSLESS_FILES, ids=[_file_id(p) for p in LOSSLESS_FILES])
+@pytest.mark.parametrize("path", LOSSLESS_FILES, ids=[file_id(p) for p in LOSSLESS_FILES])
 def test_corpus_matches_pydicom(lib, path):
     ds, frames = corpus_frames(path)
     if not frames:
@@ -934,86 +816,56 @@ def _mutants(frame: bytes, rng: random.Random, count: int):
             yield "random bytes", bytes(b)
 
 
+def _repeat_problem(first, second, size: int) -> str | None:
+    """The same call again, the frame filled with 0xFF instead of 0x00."""
+    if second.status != first.status:
+        return "status changed between two identical calls"
+    if second.out[size:] != ks.CANARY:
+        return "wrote past the frame"
+    if first.status == RD_OK and first.out[:size] != second.out[:size]:
+        return "RD_OK but some output bytes were never written"
+    return None
+
+
 def _mutation_main(libpath: str, memory_limit: bool) -> int:
     """Run in a subprocess; exit status 0 when every mutant was handled."""
     if memory_limit:
-        import resource
-        limit = 3 << 29     # 1.5 GiB of address space
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        ks.limit_address_space(3 << 29)     # 1.5 GiB
     lib = load(Path(libpath))
-    libc = ctypes.CDLL(None)
-    libc.malloc.restype = ctypes.c_void_p
-    libc.malloc.argtypes = [ctypes.c_size_t]
-    libc.free.argtypes = [ctypes.c_void_p]
+    guarded = ks.GuardedCalls()
     rng = random.Random(20240613)
-    bad = checked = 0
-    statuses: dict[int, int] = {}
+    tally = ks.MutationTally()
     for name, frame, desc in _mutation_sources():
         size = lib.rd_frame_size(ctypes.byref(desc))
         count = MUTATIONS_LARGE_FRAME if size > 200_000 else MUTATIONS_PER_FRAME
         for what, data in _mutants(frame, rng, count):
-            # Exact-size malloc'd copies: under ASan any read past the
-            # input or write past the frame (+ 64 canary bytes) aborts.
-            src = libc.malloc(max(len(data), 1))
-            dst = libc.malloc(size + 64)
-            ctypes.memmove(src, data, len(data))
-            outs = []
-            for fill in (0x00, 0xFF):       # twice: every byte of a result is written
-                ctypes.memset(dst, fill, size)
-                ctypes.memset(dst + size, 0xA5, 64)
-                err = Error()
-                st = lib.rd_jpeg_lossless_decode_frame(src, len(data), ctypes.byref(desc),
-                                                       None, dst, size, ctypes.byref(err))
-                outs.append((st, ctypes.string_at(dst, size + 64), err.msg))
-            libc.free(src)
-            libc.free(dst)
-            checked += 1
-            st, out, msg = outs[0]
-            statuses[st] = statuses.get(st, 0) + 1
-            problem = None
-            if st not in ALLOWED:
-                problem = f"status {st}"
-            elif outs[1][0] != st:
-                problem = "status changed between two identical calls"
-            elif out[size:] != b"\xA5" * 64 or outs[1][1][size:] != b"\xA5" * 64:
-                problem = "wrote past the frame"
-            elif st != RD_OK and not msg:
-                problem = "error without a message"
-            elif st == RD_OK and out[:size] != outs[1][1][:size]:
-                problem = "RD_OK but some output bytes were never written"
-            if problem:
-                bad += 1
-                print(f"{name}: {what}: {problem}", flush=True)
-    print(f"{checked} mutants checked, {bad} bad; statuses {sorted(statuses.items())}",
-          flush=True)
-    return 1 if bad or checked == 0 else 0
+            # Twice: every byte of a result is written.
+            first, second = guarded(lib.rd_jpeg_lossless_decode_frame, data, desc, size,
+                                    fills=(0x00, 0xFF))
+            problem = ks.frame_problem(first, size) or _repeat_problem(first, second, size)
+            tally.record(name, what, problem, first.status)
+    return tally.finish()
 
 
 @pytest.mark.parametrize("sanitize", [True, False], ids=["asan", "rlimit"])
 def test_mutated_frames_never_crash(tmp_path, sanitize, libpath, asan_objects):
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
     if sanitize:
         if asan_objects is None:
-            pytest.skip("cc cannot build with -fsanitize=address,undefined")
-        libasan = subprocess.run([CC, "-print-file-name=libasan.so"],
-                                 capture_output=True, text=True).stdout.strip()
-        if not (os.path.isabs(libasan) and os.path.exists(libasan)):
-            pytest.skip("libasan.so not found for LD_PRELOAD")
+            pytest.skip(ks.NO_SANITIZER)
+        libasan = ks.libasan()
+        if libasan is None:
+            pytest.skip(ks.NO_LIBASAN)
         # No single allocation above 64 MiB: an absurd one aborts the run.
-        env.update(LD_PRELOAD=libasan,
-                   ASAN_OPTIONS="detect_leaks=0:max_allocation_size_mb=64:"
-                                "allocator_may_return_null=0")
-        lib_to_test = tmp_path / "libmut_asan.so"
-        subprocess.run([CC, *SANITIZE, "-shared", *map(str, asan_objects),
-                        "-o", str(lib_to_test)], check=True, capture_output=True, text=True)
+        env = ks.mutation_env(libasan, "detect_leaks=0:max_allocation_size_mb=64:"
+                                       "allocator_may_return_null=0")
+        lib_to_test = ks.build_library(tmp_path, asan_objects, name="libmut_asan.so",
+                                       cflags=SANITIZE)
     else:
+        env = ks.mutation_env()
         lib_to_test = libpath
-    res = subprocess.run([sys.executable, __file__, "--mutate", str(lib_to_test),
-                          "plain" if sanitize else "limited"],
-                         capture_output=True, text=True, timeout=300, env=env)
-    assert res.returncode == 0, (
-        f"exit status {res.returncode} (negative: killed by a signal)\n"
-        f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}")
+    res = ks.run_mutation(__file__, "--mutate", lib_to_test,
+                          "plain" if sanitize else "limited", env=env)
+    ks.assert_exited_cleanly(res.returncode, res.stdout, res.stderr)
 
 
 # --------------------------------------------------------------------------
@@ -1038,7 +890,7 @@ def _bench_main() -> int:
     except ImportError:
         dicomsdl = None
     tmp = Path(tempfile.mkdtemp())
-    lib = load(build_library(tmp / "libbench.so", ["-O3"]))
+    lib = load(build_library(tmp, "libbench.so", ["-O3"]))
     cases = []
     for path in sorted(lossless_files(), key=lambda p: -p.stat().st_size)[:3]:
         ds, frames = corpus_frames(path)

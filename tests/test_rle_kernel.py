@@ -19,10 +19,7 @@ The three C files are compiled here into a shared library with
 from __future__ import annotations
 
 import ctypes
-import os
 import random
-import shutil
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -30,62 +27,31 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CORE = ROOT / "src" / "core"
+import kernel_support as ks
+from kernel_support import (CC, CORE, RD_ERR_DECODE, RD_ERR_INVALID, RD_OK, FrameDesc,
+                            corpus_frames, frame_desc)
+
 SOURCES = [CORE / "rle.c", CORE / "frame.c", CORE / "colour.c"]
-C_TEST = ROOT / "tests" / "c" / "test_rle.c"
-CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", f"-I{CORE}"]
+C_TEST = ks.C_TESTS / "test_rle.c"
 RLE_LOSSLESS = "1.2.840.10008.1.2.5"
+# RLE has no limits or options: only these, whatever the input.
+RLE_STATUSES = (RD_OK, RD_ERR_DECODE, RD_ERR_INVALID)
 
-CC = shutil.which("cc")
-pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler: 'cc' is not on PATH")
-
-RD_OK, RD_ERR_INVALID, RD_ERR_UNSUPPORTED, RD_ERR_DECODE = 0, 2, 5, 6
-
-PHOTOMETRIC = {
-    "MONOCHROME1": 1, "MONOCHROME2": 2, "PALETTE COLOR": 3, "RGB": 4, "YBR_FULL": 5,
-    "YBR_FULL_422": 6, "YBR_ICT": 7, "YBR_RCT": 8, "YBR_PARTIAL_420": 9,
-}
-
-
-class FrameDesc(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_uint32) for name in (
-        "rows", "columns", "samples_per_pixel", "bits_allocated", "bits_stored",
-        "pixel_representation", "planar_configuration", "photometric")]
-
-
-class Error(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_int), ("offset", ctypes.c_uint64),
-                ("tag", ctypes.c_uint32), ("msg", ctypes.c_char * 256),
-                ("path", ctypes.c_char * 256)]
+pytestmark = ks.requires()
 
 
 # --------------------------------------------------------------------------
 # Building
 # --------------------------------------------------------------------------
 
-def build_library(out: Path, extra: list[str] = ()) -> Path:
-    subprocess.run([CC, *CFLAGS, *extra, "-shared", "-fPIC", *map(str, SOURCES),
-                    "-o", str(out)], check=True, capture_output=True, text=True)
-    return out
-
-
 def load(path: Path) -> ctypes.CDLL:
-    lib = ctypes.CDLL(str(path))
-    lib.rd_frame_size.argtypes = [ctypes.POINTER(FrameDesc)]
-    lib.rd_frame_size.restype = ctypes.c_uint64
-    lib.rd_rle_decode_frame.argtypes = [
-        ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(FrameDesc),
-        ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(Error)]
-    lib.rd_rle_decode_frame.restype = ctypes.c_int
-    lib.rd_ybr_full_to_rgb_u8.argtypes = [ctypes.c_void_p, ctypes.c_uint64]
-    lib.rd_ybr_full_to_rgb_u8.restype = None
-    return lib
+    return ks.load_library(path, "rd_rle_decode_frame", takes_options=False, colour=True)
 
 
 @pytest.fixture(scope="module")
 def libpath(tmp_path_factory) -> Path:
-    return build_library(tmp_path_factory.mktemp("rdkernel") / "librdkernel.so")
+    return ks.build_library(tmp_path_factory.mktemp("rdkernel"), SOURCES,
+                            name="librdkernel.so")
 
 
 @pytest.fixture(scope="module")
@@ -97,51 +63,15 @@ def lib(libpath) -> ctypes.CDLL:
 # Helpers shared with the mutation subprocess
 # --------------------------------------------------------------------------
 
-def frame_desc(ds) -> FrameDesc:
-    return FrameDesc(
-        rows=ds.Rows, columns=ds.Columns, samples_per_pixel=ds.SamplesPerPixel,
-        bits_allocated=ds.BitsAllocated, bits_stored=ds.BitsStored,
-        pixel_representation=ds.PixelRepresentation,
-        planar_configuration=ds.get("PlanarConfiguration", 0) or 0,
-        photometric=PHOTOMETRIC.get(ds.PhotometricInterpretation, 0))
-
-
 def decode(lib, src: bytes, desc: FrameDesc):
     """(status, output bytes or None, rd_error)."""
-    size = lib.rd_frame_size(ctypes.byref(desc))
-    out = np.empty(size, np.uint8)
-    err = Error()
-    st = lib.rd_rle_decode_frame(src, len(src), ctypes.byref(desc),
-                                 out.ctypes.data, size, ctypes.byref(err))
+    st, out, err = ks.run_decoder(lib, lib.rd_rle_decode_frame, src, desc,
+                                  takes_options=False)
     return st, (out.tobytes() if st == RD_OK else None), err
 
 
 def rle_files() -> list[Path]:
-    import corpus
-    import pydicom
-
-    found = []
-    for path in corpus.dicom_files():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:       # not ours to judge here; test_parity covers reading
-            continue
-        meta = getattr(ds, "file_meta", None)
-        if meta is not None and meta.get("TransferSyntaxUID") == RLE_LOSSLESS:
-            found.append(path)
-    return found
-
-
-def corpus_frames(path: Path):
-    """(dataset, [frame bytes]) of one RLE file."""
-    import pydicom
-    from pydicom.encaps import generate_frames
-
-    ds = pydicom.dcmread(path)
-    n = int(ds.get("NumberOfFrames") or 1)
-    return ds, list(generate_frames(ds.PixelData, number_of_frames=n))
+    return ks.corpus_files([RLE_LOSSLESS])
 
 
 def interleave(planar: bytes, ds) -> np.ndarray:
@@ -155,22 +85,15 @@ def interleave(planar: bytes, ds) -> np.ndarray:
 RLE_FILES = rle_files() if CC else []
 
 
-def _file_id(path: Path) -> str:
-    import corpus
-    return corpus.file_id(path)
-
-
 # --------------------------------------------------------------------------
 # The C test program
 # --------------------------------------------------------------------------
 
-def _run_c_test(tmp_path: Path, extra: list[str]) -> subprocess.CompletedProcess:
-    exe = tmp_path / "test_rle"
-    subprocess.run([CC, *CFLAGS, *extra, str(CORE / "rle.c"), str(CORE / "frame.c"),
-                    str(C_TEST), "-o", str(exe)], check=True, capture_output=True, text=True)
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=0",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    return subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, env=env)
+def _run_c_test(tmp_path: Path, extra: list[str]):
+    # The program needs no colour.c.
+    exe = ks.build_program(tmp_path, [CORE / "rle.c", CORE / "frame.c", C_TEST],
+                           extra_flags=extra, name="test_rle")
+    return ks.run_c_program(exe, leaks=False)
 
 
 def test_c_program(tmp_path):
@@ -178,21 +101,8 @@ def test_c_program(tmp_path):
     assert res.returncode == 0, res.stderr
 
 
-def _sanitizer_flags(tmp_path: Path) -> list[str] | None:
-    flags = ["-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
-             "-fno-omit-frame-pointer"]
-    probe = tmp_path / "probe.c"
-    probe.write_text("int main(void) { return 0; }\n")
-    res = subprocess.run([CC, *flags, str(probe), "-o", str(tmp_path / "probe")],
-                         capture_output=True)
-    return flags if res.returncode == 0 else None
-
-
 def test_c_program_sanitized(tmp_path):
-    flags = _sanitizer_flags(tmp_path)
-    if flags is None:
-        pytest.skip("cc cannot build with -fsanitize=address,undefined")
-    res = _run_c_test(tmp_path, flags)
+    res = _run_c_test(tmp_path, ks.require_sanitizer(tmp_path))
     assert res.returncode == 0, res.stderr
 
 
@@ -205,31 +115,24 @@ def test_corpus_has_rle_files():
     assert len(RLE_FILES) >= 9, [str(p) for p in RLE_FILES]
 
 
-@pytest.mark.parametrize("path", RLE_FILES, ids=[_file_id(p) for p in RLE_FILES])
+@pytest.mark.parametrize("path", RLE_FILES, ids=[ks.file_id(p) for p in RLE_FILES])
 def test_corpus_matches_pydicom(lib, path):
-    from pydicom.pixels.decoders.base import get_decoder
-
     ds, frames = corpus_frames(path)
     desc = frame_desc(ds)
-    decoder = get_decoder(ds.file_meta.TransferSyntaxUID)
     for i, frame in enumerate(frames):
         st, ours, err = decode(lib, frame, desc)
         assert st == RD_OK, f"frame {i}: {err.msg.decode()}"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ref, _ = decoder.as_array(ds, index=i, raw=True, decoding_plugin="pydicom")
+        ref, _ = ks.pydicom_array(ds, i, "pydicom", raw=True)
         got = np.frombuffer(ours, ref.dtype.newbyteorder("<")).reshape(ref.shape)
         assert np.array_equal(got, ref), f"frame {i} differs from pydicom"
 
 
-@pytest.mark.parametrize("path", RLE_FILES, ids=[_file_id(p) for p in RLE_FILES])
+@pytest.mark.parametrize("path", RLE_FILES, ids=[ks.file_id(p) for p in RLE_FILES])
 def test_corpus_matches_pylibjpeg_rle(lib, path):
     rle = pytest.importorskip("rle.rle", reason="pylibjpeg-rle is not installed")
-    from pydicom.pixels.decoders.base import get_decoder
 
     ds, frames = corpus_frames(path)
     desc = frame_desc(ds)
-    decoder = get_decoder(ds.file_meta.TransferSyntaxUID)
     for i, frame in enumerate(frames):
         st, ours, err = decode(lib, frame, desc)
         assert st == RD_OK, f"frame {i}: {err.msg.decode()}"
@@ -239,9 +142,7 @@ def test_corpus_matches_pylibjpeg_rle(lib, path):
         got = np.frombuffer(ours, want.dtype).reshape(want.shape)
         assert np.array_equal(got, want), f"frame {i} differs from rle.decode_frame"
         # ... and through pydicom's pylibjpeg plugin.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ref, _ = decoder.as_array(ds, index=i, raw=True, decoding_plugin="pylibjpeg")
+        ref, _ = ks.pydicom_array(ds, i, "pylibjpeg", raw=True)
         got = np.frombuffer(ours, ref.dtype.newbyteorder("<")).reshape(ref.shape)
         assert np.array_equal(got, ref), f"frame {i} differs from the pylibjpeg plugin"
 
@@ -295,41 +196,20 @@ def _mutation_main(libpath: str) -> int:
     from pydicom.pixels.decoders.rle import _rle_decode_frame
 
     lib = load(Path(libpath))
-    libc = ctypes.CDLL(None)
-    libc.malloc.restype = ctypes.c_void_p
-    libc.malloc.argtypes = [ctypes.c_size_t]
-    libc.free.argtypes = [ctypes.c_void_p]
+    guarded = ks.GuardedCalls()
     rng = random.Random(20240611)
-    bad = checked = 0
-    statuses: dict[int, int] = {}
+    tally = ks.MutationTally()
     for path in rle_files():
         ds, frames = corpus_frames(path)
         desc = frame_desc(ds)
         size = lib.rd_frame_size(ctypes.byref(desc))
         for frame in frames:
             for what, data in _mutants(frame, rng):
-                # Exact-size malloc'd copies: under ASan any read past the
-                # input or write past the frame (+ 64 canary bytes) aborts.
-                src = libc.malloc(max(len(data), 1))
-                dst = libc.malloc(size + 64)
-                ctypes.memmove(src, data, len(data))
-                ctypes.memset(dst + size, 0xA5, 64)
-                err = Error()
-                st = lib.rd_rle_decode_frame(src, len(data), ctypes.byref(desc), dst,
-                                             size, ctypes.byref(err))
-                out = ctypes.string_at(dst, size + 64)
-                libc.free(src)
-                libc.free(dst)
-                checked += 1
-                statuses[st] = statuses.get(st, 0) + 1
-                problem = None
-                if st not in (RD_OK, RD_ERR_DECODE, RD_ERR_INVALID):
-                    problem = f"status {st}"
-                elif out[size:] != b"\xA5" * 64:
-                    problem = "wrote past the frame"
-                elif st != RD_OK and not err.msg:
-                    problem = "error without a message"
-                elif st == RD_OK and size <= 120_000:
+                call, = guarded(lib.rd_rle_decode_frame, data, desc, size,
+                                takes_options=False)
+                st, out = call.status, call.out
+                problem = ks.frame_problem(call, size, RLE_STATUSES)
+                if problem is None and st == RD_OK and size <= 120_000:
                     # Whatever we accept, pydicom decodes to the same pixels.
                     try:
                         with warnings.catch_warnings():
@@ -341,30 +221,16 @@ def _mutation_main(libpath: str) -> int:
                         want = f"pydicom raised {exc!r}"
                     if out[:size] != want:
                         problem = f"accepted, but pydicom gives {str(want)[:80]}"
-                if problem:
-                    bad += 1
-                    print(f"{path.name}: {what}: {problem}", flush=True)
-    print(f"{checked} mutants checked, {bad} bad; statuses {sorted(statuses.items())}",
-          flush=True)
-    return 1 if bad or checked == 0 else 0
+                tally.record(path.name, what, problem, st)
+    return tally.finish()
 
 
 def test_mutated_frames_never_crash(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
-    flags = _sanitizer_flags(tmp_path)
-    if flags is not None:
-        libasan = subprocess.run([CC, "-print-file-name=libasan.so"],
-                                 capture_output=True, text=True).stdout.strip()
-        if os.path.isabs(libasan) and os.path.exists(libasan):
-            env.update(LD_PRELOAD=libasan, ASAN_OPTIONS="detect_leaks=0")
-        else:
-            flags = None
-    libpath = build_library(tmp_path / "libmut.so", flags or [])
-    res = subprocess.run([sys.executable, __file__, "--mutate", str(libpath)],
-                         capture_output=True, text=True, timeout=300, env=env)
-    assert res.returncode == 0, (
-        f"exit status {res.returncode} (negative: killed by a signal)\n"
-        f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}")
+    flags, libasan = ks.python_asan(tmp_path)
+    env = ks.mutation_env(libasan)
+    libpath = ks.build_library(tmp_path, SOURCES, extra_flags=flags or [], name="libmut.so")
+    res = ks.run_mutation(__file__, "--mutate", libpath, env=env)
+    ks.assert_exited_cleanly(res.returncode, res.stdout, res.stderr)
 
 
 # --------------------------------------------------------------------------
