@@ -30,9 +30,7 @@ from __future__ import annotations
 
 import ctypes
 import heapq
-import os
 import random
-import shutil
 import subprocess
 import sys
 import warnings
@@ -41,66 +39,33 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-CORE = ROOT / "src" / "core"
+import kernel_support as ks
+from kernel_support import (CC, CORE, PHOTOMETRIC, RD_ERR_DECODE, RD_ERR_LIMIT,
+                            RD_ERR_UNSUPPORTED, RD_OK, CodecOptions, Error, FrameDesc,
+                            corpus_frames, frame_desc, options)
+
 SOURCES = [CORE / "jpeg12.c", CORE / "frame.c"]
-C_TEST = ROOT / "tests" / "c" / "test_jpeg12.c"
-CFLAGS = ["-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", f"-I{CORE}"]
+C_TEST = ks.C_TESTS / "test_jpeg12.c"
 JPEG_EXTENDED = "1.2.840.10008.1.2.4.51"
 
-CC = shutil.which("cc")
-pytestmark = pytest.mark.skipif(CC is None, reason="no C compiler: 'cc' is not on PATH")
-
-RD_OK, RD_ERR_INVALID, RD_ERR_LIMIT, RD_ERR_UNSUPPORTED, RD_ERR_DECODE = 0, 2, 3, 5, 6
-ALLOWED = {RD_OK, RD_ERR_INVALID, RD_ERR_LIMIT, RD_ERR_UNSUPPORTED, RD_ERR_DECODE}
-
-PHOTOMETRIC = {
-    "MONOCHROME1": 1, "MONOCHROME2": 2, "PALETTE COLOR": 3, "RGB": 4, "YBR_FULL": 5,
-    "YBR_FULL_422": 6, "YBR_ICT": 7, "YBR_RCT": 8, "YBR_PARTIAL_420": 9,
-}
-
-
-class FrameDesc(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_uint32) for name in (
-        "rows", "columns", "samples_per_pixel", "bits_allocated", "bits_stored",
-        "pixel_representation", "planar_configuration", "photometric")]
-
-
-class Error(ctypes.Structure):
-    _fields_ = [("code", ctypes.c_int), ("offset", ctypes.c_uint64),
-                ("tag", ctypes.c_uint32), ("msg", ctypes.c_char * 256),
-                ("path", ctypes.c_char * 256)]
-
-
-class CodecOptions(ctypes.Structure):
-    _fields_ = [("size", ctypes.c_size_t), ("flags", ctypes.c_uint32),
-                ("threads", ctypes.c_uint32), ("max_pixels", ctypes.c_uint64)]
+pytestmark = ks.requires()
 
 
 # --------------------------------------------------------------------------
 # Building
 # --------------------------------------------------------------------------
 
-def build_library(out: Path, extra: list[str] = ()) -> Path:
-    subprocess.run([CC, *CFLAGS, *extra, "-shared", "-fPIC", *map(str, SOURCES),
-                    "-o", str(out)], check=True, capture_output=True, text=True)
-    return out
+def build_library(tmp_dir: Path, name: str, extra: list[str] = ()) -> Path:
+    return ks.build_library(tmp_dir, SOURCES, extra_flags=extra, name=name)
 
 
 def load(path: Path) -> ctypes.CDLL:
-    lib = ctypes.CDLL(str(path))
-    lib.rd_frame_size.argtypes = [ctypes.POINTER(FrameDesc)]
-    lib.rd_frame_size.restype = ctypes.c_uint64
-    lib.rd_jpeg12_decode_frame.argtypes = [
-        ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(FrameDesc), ctypes.c_void_p,
-        ctypes.c_void_p, ctypes.c_uint64, ctypes.POINTER(Error)]
-    lib.rd_jpeg12_decode_frame.restype = ctypes.c_int
-    return lib
+    return ks.load_library(path, "rd_jpeg12_decode_frame")
 
 
 @pytest.fixture(scope="module")
 def libpath(tmp_path_factory) -> Path:
-    return build_library(tmp_path_factory.mktemp("rdjpeg12") / "librdjpeg12.so")
+    return build_library(tmp_path_factory.mktemp("rdjpeg12"), "librdjpeg12.so")
 
 
 @pytest.fixture(scope="module")
@@ -114,22 +79,10 @@ def make_desc(rows, cols, spp=1, bits_stored=12, pr=0, pi="MONOCHROME2") -> Fram
                      planar_configuration=0, photometric=PHOTOMETRIC[pi])
 
 
-def frame_desc(ds) -> FrameDesc:
-    return make_desc(ds.Rows, ds.Columns, ds.SamplesPerPixel, ds.BitsStored,
-                     ds.PixelRepresentation, ds.PhotometricInterpretation)
-
-
-def decode(lib, src: bytes, desc: FrameDesc, options=None):
+def decode(lib, src: bytes, desc: FrameDesc, opts: CodecOptions | None = None):
     """(status, array (rows, cols[, spp]) or None, rd_error)."""
-    size = lib.rd_frame_size(ctypes.byref(desc))
-    out = np.zeros(size // 2, "<i2" if desc.pixel_representation else "<u2")
-    err = Error()
-    st = lib.rd_jpeg12_decode_frame(src, len(src), ctypes.byref(desc),
-                                    ctypes.byref(options) if options else None,
-                                    out.ctypes.data, size, ctypes.byref(err))
-    shape = (desc.rows, desc.columns) + ((desc.samples_per_pixel,)
-                                         if desc.samples_per_pixel > 1 else ())
-    return st, (out.reshape(shape) if st == RD_OK else None), err
+    st, out, err = ks.run_decoder(lib, lib.rd_jpeg12_decode_frame, src, desc, opts)
+    return st, (ks.frame_array(out, desc) if st == RD_OK else None), err
 
 
 # --------------------------------------------------------------------------
@@ -156,6 +109,8 @@ def gdcm_decode(path: Path) -> np.ndarray | None:
 
 
 def pydicom_array(ds, plugin=None):
+    """pydicom's ds.pixel_array itself, warnings silenced (ks.pydicom_array
+    goes through get_decoder().as_array instead)."""
     import pydicom  # noqa: F401
 
     with warnings.catch_warnings():
@@ -165,41 +120,20 @@ def pydicom_array(ds, plugin=None):
         return ds.pixel_array
 
 
+def _bits_allocated(path: Path):
+    import pydicom
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return pydicom.dcmread(path, stop_before_pixels=True).get("BitsAllocated")
+
+
 def jpeg12_files() -> list[Path]:
-    import corpus
-    import pydicom
-
-    found = []
-    for path in corpus.dicom_files():
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(path, stop_before_pixels=True)
-        except Exception:       # not ours to judge here; test_parity covers reading
-            continue
-        meta = getattr(ds, "file_meta", None)
-        if (meta is not None and meta.get("TransferSyntaxUID") == JPEG_EXTENDED
-                and ds.get("BitsAllocated") == 16):
-            found.append(path)
-    return found
-
-
-def corpus_frames(path: Path):
-    import pydicom
-    from pydicom.encaps import generate_frames
-
-    ds = pydicom.dcmread(path)
-    n = int(ds.get("NumberOfFrames") or 1)
-    return ds, list(generate_frames(ds.PixelData, number_of_frames=n))
+    """The corpus files of JPEG extended with Bits Allocated 16."""
+    return [path for path in ks.corpus_files(JPEG_EXTENDED) if _bits_allocated(path) == 16]
 
 
 JPEG12_FILES = jpeg12_files() if CC else []
-
-
-def _file_id(path: Path) -> str:
-    import corpus
-    return corpus.file_id(path)
-
 
 # --------------------------------------------------------------------------
 # A test-only 12-bit baseline (SOF1) encoder
@@ -409,26 +343,18 @@ def make_image(rows, cols, comps=1, seed=0) -> np.ndarray:
 
 def as_dataset(stream: bytes, rows, cols, spp=1, bits_stored=12, pr=0,
                pi="MONOCHROME2"):
-    from pydicom.dataset import Dataset, FileMetaDataset
-    from pydicom.encaps import encapsulate
+    """One frame as a pydicom dataset, with the UIDs save_as wants."""
     from pydicom.uid import generate_uid
 
-    ds = Dataset()
-    ds.file_meta = FileMetaDataset()
-    ds.file_meta.TransferSyntaxUID = JPEG_EXTENDED
+    ds = ks.encapsulated_dataset(
+        [stream], rows=rows, columns=cols, samples_per_pixel=spp, bits_allocated=16,
+        bits_stored=bits_stored, pixel_representation=pr, photometric=pi,
+        syntax=JPEG_EXTENDED)
     ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
     ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
     ds.file_meta.ImplementationClassUID = generate_uid()
     ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID
-    ds.Rows, ds.Columns, ds.SamplesPerPixel = rows, cols, spp
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, bits_stored, bits_stored - 1
-    ds.PixelRepresentation = pr
-    ds.PhotometricInterpretation = pi
-    if spp > 1:
-        ds.PlanarConfiguration = 0
-    ds.PixelData = encapsulate([stream])
-    ds["PixelData"].VR = "OB"
     return ds
 
 
@@ -437,22 +363,9 @@ def as_dataset(stream: bytes, rows, cols, spp=1, bits_stored=12, pr=0,
 # --------------------------------------------------------------------------
 
 def _run_c_test(tmp_path: Path, extra: list[str]) -> subprocess.CompletedProcess:
-    exe = tmp_path / "test_jpeg12"
-    subprocess.run([CC, *CFLAGS, *extra, *map(str, SOURCES), str(C_TEST), "-o", str(exe)],
-                   check=True, capture_output=True, text=True)
-    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1",
-               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
-    return subprocess.run([str(exe)], capture_output=True, text=True, timeout=120, env=env)
-
-
-def _sanitizer_flags(tmp_path: Path) -> list[str] | None:
-    flags = ["-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=undefined",
-             "-fno-omit-frame-pointer"]
-    probe = tmp_path / "probe.c"
-    probe.write_text("int main(void) { return 0; }\n")
-    res = subprocess.run([CC, *flags, str(probe), "-o", str(tmp_path / "probe")],
-                         capture_output=True)
-    return flags if res.returncode == 0 else None
+    exe = ks.build_program(tmp_path, [*SOURCES, C_TEST], extra_flags=extra,
+                           name="test_jpeg12")
+    return ks.run_c_program(exe, leaks=True)
 
 
 def test_c_program(tmp_path):
@@ -461,10 +374,7 @@ def test_c_program(tmp_path):
 
 
 def test_c_program_sanitized(tmp_path):
-    flags = _sanitizer_flags(tmp_path)
-    if flags is None:
-        pytest.skip("cc cannot build with -fsanitize=address,undefined")
-    res = _run_c_test(tmp_path, flags)
+    res = _run_c_test(tmp_path, ks.require_sanitizer(tmp_path))
     assert res.returncode == 0, res.stdout + res.stderr
 
 
@@ -479,7 +389,7 @@ def test_corpus_has_jpeg12_files():
     assert {"JPGExtended.dcm", "JPEG-lossy.dcm"} <= set(names), names
 
 
-@pytest.mark.parametrize("path", JPEG12_FILES, ids=[_file_id(p) for p in JPEG12_FILES])
+@pytest.mark.parametrize("path", JPEG12_FILES, ids=[ks.file_id(p) for p in JPEG12_FILES])
 def test_corpus_matches_gdcm_exactly(lib, path):
     ds, frames = corpus_frames(path)
     want = gdcm_decode(path)
@@ -493,7 +403,7 @@ def test_corpus_matches_gdcm_exactly(lib, path):
             f"frame {i}: max diff {np.abs(ours.reshape(-1) - want[i].astype(int)).max()}"
 
 
-@pytest.mark.parametrize("path", JPEG12_FILES, ids=[_file_id(p) for p in JPEG12_FILES])
+@pytest.mark.parametrize("path", JPEG12_FILES, ids=[ks.file_id(p) for p in JPEG12_FILES])
 def test_corpus_against_pydicom(lib, path):
     """pydicom's pixel_array (plugin pylibjpeg: its gdcm plugin refuses
     12-bit JPEG extended) differs from GDCM by at most 1 (another integer
@@ -608,7 +518,7 @@ def test_limits_and_mismatches(lib):
     st = lib.rd_jpeg12_decode_frame(stream, len(stream), ctypes.byref(desc), None,
                                     out.ctypes.data, 1 << 40, ctypes.byref(err))
     assert st == RD_ERR_LIMIT, err.msg
-    opts = CodecOptions(size=ctypes.sizeof(CodecOptions), max_pixels=100)
+    opts = options(max_pixels=100)
     assert decode(lib, stream, make_desc(16, 16), opts)[0] == RD_ERR_LIMIT
     # codestream header claiming 65535 x 65535 against a 16 x 16 dataset
     big = bytearray(stream)
@@ -669,10 +579,7 @@ def _mutants(frame: bytes, rng: random.Random):
 
 def _mutation_main(libpath: str) -> int:
     lib = load(Path(libpath))
-    libc = ctypes.CDLL(None)
-    libc.malloc.restype = ctypes.c_void_p
-    libc.malloc.argtypes = [ctypes.c_size_t]
-    libc.free.argtypes = [ctypes.c_void_p]
+    guarded = ks.GuardedCalls()
     rng = random.Random(20240612)
     inputs = []
     for path in jpeg12_files():
@@ -682,54 +589,20 @@ def _mutation_main(libpath: str) -> int:
         _, rows, cols, comps, _, _ = case
         inputs.append((case[0], _roundtrip_stream(case)[1],
                        make_desc(rows, cols, comps, pi="MONOCHROME2" if comps == 1 else "RGB")))
-    bad = checked = 0
-    statuses: dict[int, int] = {}
+    tally = ks.MutationTally()
     for name, frame, desc in inputs:
         size = lib.rd_frame_size(ctypes.byref(desc))
         for what, data in _mutants(frame, rng):
-            src = libc.malloc(max(len(data), 1))
-            dst = libc.malloc(size + 64)
-            ctypes.memmove(src, data, len(data))
-            ctypes.memset(dst + size, 0xA5, 64)
-            err = Error()
-            st = lib.rd_jpeg12_decode_frame(src, len(data), ctypes.byref(desc), None, dst,
-                                            size, ctypes.byref(err))
-            tail = ctypes.string_at(dst + size, 64)
-            libc.free(src)
-            libc.free(dst)
-            checked += 1
-            statuses[st] = statuses.get(st, 0) + 1
-            problem = None
-            if st not in ALLOWED:
-                problem = f"status {st}"
-            elif tail != b"\xA5" * 64:
-                problem = "wrote past the frame"
-            elif st != RD_OK and not err.msg:
-                problem = "error without a message"
-            if problem:
-                bad += 1
-                print(f"{name}: {what}: {problem}", flush=True)
-    print(f"{checked} mutants checked, {bad} bad; statuses {sorted(statuses.items())}",
-          flush=True)
-    return 1 if bad or checked == 0 else 0
+            call, = guarded(lib.rd_jpeg12_decode_frame, data, desc, size)
+            tally.record(name, what, ks.frame_problem(call, size), call.status)
+    return tally.finish()
 
 
 def test_mutated_frames_never_crash(tmp_path):
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).parent))
-    flags = _sanitizer_flags(tmp_path)
-    if flags is not None:
-        libasan = subprocess.run([CC, "-print-file-name=libasan.so"],
-                                 capture_output=True, text=True).stdout.strip()
-        if os.path.isabs(libasan) and os.path.exists(libasan):
-            env.update(LD_PRELOAD=libasan, ASAN_OPTIONS="detect_leaks=0")
-        else:
-            flags = None
-    libpath = build_library(tmp_path / "libmut.so", flags or [])
-    res = subprocess.run([sys.executable, __file__, "--mutate", str(libpath)],
-                         capture_output=True, text=True, timeout=300, env=env)
-    assert res.returncode == 0, (
-        f"exit status {res.returncode} (negative: killed by a signal)\n"
-        f"{res.stdout[-4000:]}\n{res.stderr[-4000:]}")
+    flags, libasan = ks.python_asan(tmp_path)
+    libpath = build_library(tmp_path, "libmut.so", flags or [])
+    res = ks.run_mutation(__file__, "--mutate", libpath, env=ks.mutation_env(libasan))
+    ks.assert_exited_cleanly(res.returncode, res.stdout, res.stderr)
 
 
 if __name__ == "__main__":
