@@ -6,6 +6,7 @@ Groups, one per codec and kind of file (``SPECS``; built and checked by
 ``Builder.group``):
 
   JPEG 8-bit corpus            corpus files in .50/.51 that are 8-bit
+  JPEG 12-bit extended corpus  corpus files in .51 with 12-bit samples
   JPEG baseline RGB 2048²      synthetic, Pillow, YBR_FULL_422 (4:2:2), quality 90
   JPEG multi-frame color3d     pydicom-data color3d_jpeg_baseline.dcm, 120 frames of
                                640×480 YBR_FULL_422, no Basic Offset Table
@@ -713,6 +714,9 @@ class Spec:
 SPECS = (
     Spec("JPEG 8-bit corpus", "JPEG", (JPEG_BASELINE, JPEG_EXTENDED),
          source=("corpus", "jpeg8")),
+    Spec("JPEG 12-bit extended corpus", "JPEG", (JPEG_EXTENDED,),
+         source=("corpus", "jpeg12"),
+         notes=("rapidicom: its own 12-bit DCT decoder (src/core/jpeg12.c)",)),
     Spec("JPEG baseline RGB 2048²", "JPEG", (JPEG_BASELINE,),
          source=("make", "make_jpeg_rgb", (), None),
          notes=("Pillow (libjpeg-turbo) quality 90, 4:2:2 → YBR_FULL_422",)),
@@ -801,14 +805,14 @@ class Builder:
             self._by_ts = corpus_by_syntax(self.files)
         paths = [p for ts in spec.syntaxes for p in self._by_ts.get(ts, [])]
         kind = spec.source[1]
-        if kind in ("jpeg8", "color3d"):
+        if kind in ("jpeg8", "jpeg12", "color3d"):
             eight = [p for p in paths if rapidicom.open(p).pixels.bits_allocated == 8]
             if kind == "color3d":
                 return [p for p in eight if os.path.basename(p) == COLOR3D], []
-            skipped = [fid(p) for p in paths if p not in eight]
+            if kind == "jpeg12":
+                return [p for p in paths if p not in eight], []
             return [p for p in eight if os.path.basename(p) != COLOR3D], [
-                "left out: 12-bit JPEG extended (rapidicom decodes 8-bit JPEG only): "
-                + (", ".join(skipped) or "none") + f"; {COLOR3D} has its own group"]
+                f"12-bit JPEG extended files and {COLOR3D} have groups of their own"]
         return paths, []
 
     def group(self, name: str) -> Group:

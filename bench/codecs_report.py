@@ -100,6 +100,24 @@ class OtherLoad:
 # timing
 # ---------------------------------------------------------------------------
 
+class QuietStderr:
+    """fd 2 to /dev/null: GDCM's libjpeg prints "Unsupported JPEG data
+    precision 12" on every 12-bit frame before it retries with its 12-bit
+    build (its time is still counted; only the message goes)."""
+
+    def __enter__(self):
+        sys.stderr.flush()
+        self.saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+        return self
+
+    def __exit__(self, *exc):
+        os.dup2(self.saved, 2)
+        os.close(self.saved)
+
+
 def time_group(group: cw.Group, rounds: int):
     """({lib: {path: [wall s per round]}}, {lib: {path: [cpu s per round]}}),
     each library over the files it gets right, interleaved rounds."""
@@ -157,7 +175,7 @@ def report_group(group: cw.Group, rounds: int) -> dict:
         print("  nothing timed: no file that every working library gets right")
         return out
 
-    with OtherLoad() as load:
+    with OtherLoad() as load, QuietStderr():
         wall, cpu = time_group(group, rounds)
     nbytes = group.decoded_bytes()
     print(f"  common set: {len(group.timed)} of {len(group.files)} files, "

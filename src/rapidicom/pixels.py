@@ -153,7 +153,7 @@ class Pixels:
         self._spans = None
         # Codecs return YBR-labelled data as stored; the conversion to RGB is ours.
         self._keep_ybr = False
-        self._codec_threads = os.cpu_count() or 1
+        self._codec_threads = self._default_codec_threads()
         self._length_checked = False
         self.warnings: list[str] = []
 
@@ -182,6 +182,12 @@ class Pixels:
         if self.number_of_frames < 1:
             raise InvalidDicomError(f"{where}: Number of Frames {self.number_of_frames}",
                                     tag=0x00280008)
+
+    def _default_codec_threads(self) -> int:
+        """Threads inside one frame (openjpeg): all cores for frames of 1 MiB
+        or more; small frames decode faster without a pool."""
+        size = self.rows * self.columns * self.samples_per_pixel * max(1, self.bits_allocated // 8)
+        return (os.cpu_count() or 1) if size >= PARALLEL_MIN_BYTES else 1
 
     @property
     def dtype(self) -> np.dtype:
@@ -287,7 +293,7 @@ class Pixels:
             try:
                 list(_pool(min(threads, n)).map(work, range(n)))
             finally:
-                self._codec_threads = os.cpu_count() or 1
+                self._codec_threads = self._default_codec_threads()
         if errors:
             failed = sorted(errors)
             first = errors[failed[0]]
