@@ -86,7 +86,6 @@
 
 #include "rd_common.h"
 
-#define J2K_DEFAULT_MAX_PIXELS ((uint64_t)1 << 31)
 /* openjpeg's stream buffer: the input size, within these bounds. */
 #define J2K_MIN_CHUNK ((uint64_t)4096)
 #define J2K_MAX_CHUNK ((uint64_t)1 << 20)
@@ -603,7 +602,7 @@ rd_j2k_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
                     const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
                     rd_error *err)
 {
-    uint64_t frame_size, pixels, max_pixels = J2K_DEFAULT_MAX_PIXELS, chunk;
+    uint64_t frame_size, pixels, max_pixels = RD_DEFAULT_MAX_PIXELS, chunk;
     uint32_t threads = 0;
     j2k_layout layout;
     uint8_t *counts;
@@ -619,13 +618,7 @@ rd_j2k_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
         return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
                        "JPEG 2000: NULL %s", desc == NULL ? "frame description"
                                              : dst == NULL ? "output buffer" : "input");
-    if (options != NULL) {
-        if (options->size >= offsetof(rd_codec_options, threads) + sizeof(options->threads))
-            threads = options->threads;
-        if (options->size >= offsetof(rd_codec_options, max_pixels) + sizeof(options->max_pixels)
-            && options->max_pixels != 0)
-            max_pixels = options->max_pixels;
-    }
+    rd_read_codec_options(options, NULL, &threads, &max_pixels);
     if (desc->bits_allocated != 8 && desc->bits_allocated != 16 && desc->bits_allocated != 32)
         return rd_fail(err, RD_ERR_UNSUPPORTED, 0, RD_NO_TAG,
                        "JPEG 2000: Bits Allocated %u is not supported (8, 16 or 32)",

@@ -65,7 +65,6 @@
 
 #include "rd_common.h"
 
-#define JLS_DEFAULT_MAX_PIXELS ((uint64_t)1 << 31)
 
 /* ------------------------------------------------------------------------- */
 /* pydicom's view of the header                                               */
@@ -323,7 +322,7 @@ rd_jls_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
     charls_interleave_mode ilv = CHARLS_INTERLEAVE_MODE_NONE;
     charls_jpegls_errc ec;
     jls_header_view view;
-    uint64_t frame_size, pixels, max_pixels = JLS_DEFAULT_MAX_PIXELS, want;
+    uint64_t frame_size, pixels, max_pixels = RD_DEFAULT_MAX_PIXELS, want;
     uint32_t flags = 0, obytes, cbytes, sign_bits;
     size_t need = 0;
     int planar, ybr_to_rgb;
@@ -334,13 +333,7 @@ rd_jls_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
         return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG, "JPEG-LS: NULL %s",
                        desc == NULL ? "frame description"
                        : dst == NULL ? "output buffer" : "input");
-    if (options != NULL) {
-        if (options->size >= offsetof(rd_codec_options, flags) + sizeof(options->flags))
-            flags = options->flags;
-        if (options->size >= offsetof(rd_codec_options, max_pixels) + sizeof(options->max_pixels)
-            && options->max_pixels != 0)
-            max_pixels = options->max_pixels;
-    }
+    rd_read_codec_options(options, &flags, NULL, &max_pixels);
     if (desc->bits_allocated != 8 && desc->bits_allocated != 16)
         return rd_fail(err, RD_ERR_UNSUPPORTED, 0, RD_NO_TAG,
                        "JPEG-LS: Bits Allocated %u is not supported (8 or 16; "

@@ -100,7 +100,6 @@
 
 #include "rd_common.h"
 
-#define JPG_DEFAULT_MAX_PIXELS ((uint64_t)1 << 31)
 
 /* Progressive JPEG lets a small file drive many full passes over the
  * coefficient buffer (one per scan): the progressive-JPEG DoS of cure53's
@@ -502,7 +501,7 @@ rd_jpeg_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *
 {
     jpg_state s;
     jpg_header_view view;
-    uint64_t frame_size, pixels, max_pixels = JPG_DEFAULT_MAX_PIXELS;
+    uint64_t frame_size, pixels, max_pixels = RD_DEFAULT_MAX_PIXELS;
     uint32_t flags = 0;
     rd_status st;
 
@@ -511,13 +510,7 @@ rd_jpeg_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *
         return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG, "JPEG: NULL %s",
                        desc == NULL ? "frame description"
                        : dst == NULL ? "output buffer" : "input");
-    if (options != NULL) {
-        if (options->size >= offsetof(rd_codec_options, flags) + sizeof(options->flags))
-            flags = options->flags;
-        if (options->size >= offsetof(rd_codec_options, max_pixels) + sizeof(options->max_pixels)
-            && options->max_pixels != 0)
-            max_pixels = options->max_pixels;
-    }
+    rd_read_codec_options(options, &flags, NULL, &max_pixels);
     if (desc->bits_stored > 8)
         return rd_fail(err, RD_ERR_UNSUPPORTED, 0, RD_NO_TAG,
                        "JPEG: Bits Stored %u: this decoder reads 8-bit JPEG only "

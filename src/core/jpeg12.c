@@ -77,7 +77,6 @@
 
 #include "rd_common.h"
 
-#define J12_DEFAULT_MAX_PIXELS ((uint64_t)1 << 31)
 #define J12_MAX_COMPONENTS 4u
 #define J12_FAST_BITS 9u
 #define J12_FAST_SIZE (1u << J12_FAST_BITS)
@@ -670,7 +669,7 @@ rd_jpeg12_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc
 {
     j12_ctx *ctx = NULL;
     j12_out out;
-    uint64_t frame_size, pixels, max_pixels = J12_DEFAULT_MAX_PIXELS, pos;
+    uint64_t frame_size, pixels, max_pixels = RD_DEFAULT_MAX_PIXELS, pos;
     uint32_t bits_stored, ndone = 0;
     int have_sof = 0, nscans = 0;
     rd_status st = RD_OK;
@@ -680,10 +679,7 @@ rd_jpeg12_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc
         return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG, "JPEG 12-bit: NULL %s",
                        desc == NULL ? "frame description"
                        : dst == NULL ? "output buffer" : "input");
-    if (options != NULL
-        && options->size >= offsetof(rd_codec_options, max_pixels) + sizeof(options->max_pixels)
-        && options->max_pixels != 0)
-        max_pixels = options->max_pixels;
+    rd_read_codec_options(options, NULL, NULL, &max_pixels);
     if (desc->bits_allocated != 16)
         return rd_fail(err, RD_ERR_UNSUPPORTED, 0, RD_NO_TAG,
                        "JPEG 12-bit: Bits Allocated %u is not supported (12-bit JPEG "

@@ -106,7 +106,6 @@
 
 #include "rd_common.h"
 
-#define LJ_DEFAULT_MAX_PIXELS ((uint64_t)1 << 31)
 #define LJ_MAX_COMPONENTS 4u
 #ifndef LJ_FAST_BITS
 #define LJ_FAST_BITS 11u
@@ -1027,7 +1026,7 @@ rd_jpeg_lossless_decode_frame(const uint8_t *src, uint64_t src_len, const rd_fra
 {
     lj_frame f;
     lj_out out;
-    uint64_t frame_size, pixels, max_pixels = LJ_DEFAULT_MAX_PIXELS, pos;
+    uint64_t frame_size, pixels, max_pixels = RD_DEFAULT_MAX_PIXELS, pos;
     uint32_t flags = 0, bits_stored;
     int have_sof = 0;
     rd_status st = RD_OK;
@@ -1037,13 +1036,7 @@ rd_jpeg_lossless_decode_frame(const uint8_t *src, uint64_t src_len, const rd_fra
         return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG, "JPEG lossless: NULL %s",
                        desc == NULL ? "frame description"
                        : dst == NULL ? "output buffer" : "input");
-    if (options != NULL) {
-        if (options->size >= offsetof(rd_codec_options, flags) + sizeof(options->flags))
-            flags = options->flags;
-        if (options->size >= offsetof(rd_codec_options, max_pixels) + sizeof(options->max_pixels)
-            && options->max_pixels != 0)
-            max_pixels = options->max_pixels;
-    }
+    rd_read_codec_options(options, &flags, NULL, &max_pixels);
     if (desc->bits_allocated != 8 && desc->bits_allocated != 16)
         return rd_fail(err, RD_ERR_UNSUPPORTED, 0, RD_NO_TAG,
                        "JPEG lossless: Bits Allocated %u is not supported (8 or 16; "

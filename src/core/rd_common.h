@@ -9,6 +9,7 @@
 #define RD_COMMON_H
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -83,6 +84,32 @@ rd_fail(rd_error *err, rd_status code, uint64_t offset, uint32_t tag,
         va_end(ap);
     }
     return code;
+}
+
+/* Frames larger than this are refused unless rd_codec_options says otherwise. */
+#define RD_DEFAULT_MAX_PIXELS ((uint64_t)1 << 31)
+
+/* True when the caller's options struct (of `o->size` bytes) has `field`. */
+#define RD_OPTIONS_HAVE(o, field) \
+    ((o)->size >= offsetof(rd_codec_options, field) + sizeof((o)->field))
+
+/*
+ * Read a codec call's options into the caller's locals, which hold the
+ * defaults: NULL options, or an older and shorter struct, leave them as
+ * they are; max_pixels 0 means the default.  Any output pointer may be NULL.
+ */
+static inline void
+rd_read_codec_options(const rd_codec_options *o, uint32_t *flags, uint32_t *threads,
+                      uint64_t *max_pixels)
+{
+    if (o == NULL)
+        return;
+    if (flags && RD_OPTIONS_HAVE(o, flags))
+        *flags = o->flags;
+    if (threads && RD_OPTIONS_HAVE(o, threads))
+        *threads = o->threads;
+    if (max_pixels && RD_OPTIONS_HAVE(o, max_pixels) && o->max_pixels != 0)
+        *max_pixels = o->max_pixels;
 }
 
 /* index.c: building an index */
