@@ -458,13 +458,17 @@ class Pixels:
             return buffer[offset:offset + length]
         return b"".join(buffer[o:o + n] for o, n in fragments[first:first + count])
 
+    def _fix_unused_bits(self, flat: np.ndarray):
+        """Clear or sign-extend the bits above Bits Stored of decoded Pixel
+        Data (not float data), as pydicom's pixel_array does."""
+        if self.keyword == "PixelData" and self.bits_stored < self.bits_allocated:
+            _pixels.fix_unused_bits(flat, self._desc, flat.size // self.dtype.itemsize)
+
     def _decode_encapsulated(self, index: int, flat: np.ndarray):
         ts = self.transfer_syntax
         if ts == RLE_LOSSLESS:
             _pixels.rle_frame(self._frame_bytes(index), self._desc, flat, index)
-            if self.keyword == "PixelData" and self.bits_stored < self.bits_allocated:
-                count = flat.size // max(1, self.dtype.itemsize)
-                _pixels.fix_unused_bits(flat, self._desc, count)
+            self._fix_unused_bits(flat)
             return
         if ts == DEFLATED_FRAMES:
             self._decode_deflated(index, flat)
@@ -477,8 +481,7 @@ class Pixels:
             # already decoded in parallel: pools are never nested.
             _pixels.codec_frame(codec, self._frame_bytes(index), self._desc,
                                 self._keep_ybr, self._codec_threads, flat, index)
-            if self.keyword == "PixelData" and self.bits_stored < self.bits_allocated:
-                _pixels.fix_unused_bits(flat, self._desc, flat.size // self.dtype.itemsize)
+            self._fix_unused_bits(flat)
             return
         raise UnsupportedError(f"no decoder for transfer syntax {ts} in this build",
                                tag=0x7FE00010)
@@ -493,8 +496,7 @@ class Pixels:
                   and (self.samples_per_pixel == 1 or self.planar_configuration == 0))
         if direct:
             _pixels.deflate_frame(src, flat, index)
-            if self.keyword == "PixelData" and self.bits_stored < self.bits_allocated:
-                _pixels.fix_unused_bits(flat, self._desc, flat.size // self.dtype.itemsize)
+            self._fix_unused_bits(flat)
             return
         native = np.empty(self._native_frame_bytes(), dtype=np.uint8)
         _pixels.deflate_frame(src, native, index)
