@@ -237,8 +237,20 @@ def test_mutated_frames_never_crash(tmp_path):
 # YBR_FULL -> RGB: all 2^24 inputs against pydicom
 # --------------------------------------------------------------------------
 
-def test_ybr_full_to_rgb_exhaustive(lib):
+@pytest.fixture(scope="module")
+def scalar_colour_lib(tmp_path_factory) -> ctypes.CDLL:
+    """The kernels built with -DRD_NO_SIMD: colour.c's scalar path only."""
+    return load(ks.build_library(tmp_path_factory.mktemp("rdscalar"), SOURCES,
+                                 extra_flags=["-DRD_NO_SIMD"], name="librdscalar.so"))
+
+
+@pytest.mark.parametrize("path", ["dispatch", "scalar"])
+def test_ybr_full_to_rgb_exhaustive(path, request):
+    """Both colour paths on all 2^24 inputs: the default build (AVX2 + FMA
+    blocks where the CPU has them, scalar tails) and the scalar-only build."""
     from pydicom.pixels.processing import convert_color_space
+
+    lib = request.getfixturevalue("lib" if path == "dispatch" else "scalar_colour_lib")
 
     ramp = np.arange(256, dtype=np.uint8)
     mismatches = 0
