@@ -220,9 +220,12 @@ def _seg(marker: int, body: bytes) -> bytes:
 
 def encode12(img: np.ndarray, q: np.ndarray | list, *, restart: int = 0,
              interleaved: bool = True, dqt16: bool = False,
-             ids: tuple[int, ...] = (1, 2, 3, 4), se: int = 63) -> bytes:
+             ids: tuple[int, ...] = (1, 2, 3, 4), se: int = 63,
+             coefficients: np.ndarray | None = None) -> bytes:
     """A 12-bit SOF1 codestream of `img` (rows, cols[, comps], 0..4095);
-    `q` is one 8x8 table (natural order) or one per component."""
+    `q` is one 8x8 table (natural order) or one per component.  With
+    `coefficients` ([comp][block row][block column][64], zig-zag order)
+    those quantised values are coded instead, `img` giving only the size."""
     img = np.asarray(img, np.int64)
     if img.ndim == 2:
         img = img[:, :, None]
@@ -237,6 +240,8 @@ def encode12(img: np.ndarray, q: np.ndarray | list, *, restart: int = 0,
         f = np.einsum("ux,abxy,vy->abuv", _M, blocks.astype(float), _M)
         qz = np.round(f / tables[c].reshape(8, 8)).astype(np.int64).reshape(bh, bw, 64)
         coefs[c] = qz[:, :, ZIGZAG]
+    if coefficients is not None:
+        coefs = np.asarray(coefficients, np.int64).reshape(coefs.shape)
     scans = [list(range(nc))] if interleaved else [[c] for c in range(nc)]
 
     def symbols(scan, emit):
@@ -543,6 +548,72 @@ def test_limits_and_mismatches(lib):
 # --------------------------------------------------------------------------
 
 MUTATIONS_PER_FRAME = 150
+
+
+# --------------------------------------------------------------------------
+# The AVX2 IDCT equals the scalar one on every input
+# --------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def scalar_lib(tmp_path_factory) -> ctypes.CDLL:
+    """jpeg12.c built with -DRD_NO_SIMD: the scalar IDCT only."""
+    return load(build_library(tmp_path_factory.mktemp("rdjpeg12s"), "librdjpeg12s.so",
+                              ["-DRD_NO_SIMD"]))
+
+
+def _with_quantiser(stream: bytes, table: np.ndarray) -> bytes:
+    """`stream` (one 16-bit DQT) with its table replaced: the entropy-coded
+    data stays valid, so the decoder dequantises the same coefficients by
+    other, possibly absurd, values."""
+    at = stream.index(b"\xff\xdb")
+    assert stream[at + 4] >> 4 == 1, "expected a 16-bit table"
+    body = b"".join(int(v).to_bytes(2, "big") for v in table.reshape(64)[ZIGZAG])
+    return stream[:at + 5] + body + stream[at + 5 + 128:]
+
+
+def test_simd_idct_equals_scalar(lib, scalar_lib):
+    """Both builds decode the corpus frames, the round trips and streams
+    whose quantisers drive the IDCT far outside 0..4095 - where the vector
+    path must hand over to the scalar one (the 32-bit workspace wraps,
+    range limiting wraps modulo 16384) - to the same bytes."""
+    streams = []
+    for path in jpeg12_files():
+        ds, frames = corpus_frames(path)
+        streams += [(frame, frame_desc(ds)) for frame in frames]
+    for case in CASES:
+        _, rows, cols, comps, _, _ = case
+        _, stream = _roundtrip_stream(case)
+        streams.append((stream, make_desc(rows, cols, comps,
+                                          pi="MONOCHROME2" if comps == 1 else "RGB")))
+    rng = np.random.default_rng(12)
+    # Coefficients IJG's 32-bit workspace cannot hold once dequantised: DC
+    # up to 32767 (the prediction's 16-bit range), AC up to 16383.
+    # (Neighbouring DC values stay within 32767 of each other: category 15.)
+    for dc_values in ([16000, 32767], [-32767, -16000]):
+        extreme = rng.integers(-16383, 16384, (1, 6, 5, 64))
+        extreme[..., 0] = rng.choice(dc_values, (1, 6, 5))
+        coded = encode12(np.zeros((48, 40), np.int64), quant(1.0), dqt16=True,
+                         coefficients=extreme)
+        for table in (np.full(64, 65535), rng.integers(20000, 65536, 64)):
+            streams.append((_with_quantiser(coded, table), make_desc(48, 40)))
+    img = make_image(48, 40, seed=3)
+    base = encode12(img, quant(1.0), dqt16=True)
+    for high in (300, 4000, 40000, 65535):
+        for _ in range(4):
+            table = rng.integers(1, high + 1, 64)
+            streams.append((_with_quantiser(base, table), make_desc(48, 40)))
+    for pr in (0, 1):
+        streams.append((_with_quantiser(base, np.full(64, 65535)),
+                        make_desc(48, 40, bits_stored=12, pr=pr)))
+    decoded = 0
+    for stream, desc in streams:
+        st_v, vec, err_v = decode(lib, stream, desc)
+        st_s, sca, err_s = decode(scalar_lib, stream, desc)
+        assert (st_v, err_v.msg) == (st_s, err_s.msg)
+        if st_v == RD_OK:
+            decoded += 1
+            assert np.array_equal(vec, sca)
+    assert decoded == len(streams)
 
 
 def _mutants(frame: bytes, rng: random.Random):
