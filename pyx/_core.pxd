@@ -25,6 +25,7 @@ cdef class _Index:
     cdef object base            # BufferOwner or parent _Index: keeps memory alive
     cdef dict sub_indexes       # record -> _Index of a lazily parsed sequence
     cdef rd_scan_options opt    # the options of the scan, reused for lazy ones
+    cdef object limits          # the rapidicom.Limits of the open() call
     cdef object __weakref__
     cdef object memory(self)
 

@@ -24,6 +24,7 @@ cimport rapidicom_c as c
 from rapidicom_c cimport rd_index, rd_record, rd_error, rd_status, rd_scan_options
 
 import os
+import re
 import struct
 
 from rapidicom import errors as _errors
@@ -47,6 +48,94 @@ cdef str _tag_str(uint32_t tag):
     return "(%04X,%04X)" % (tag >> 16, tag & 0xFFFF)
 
 
+# ---------------------------------------------------------------------------
+# Limits
+# ---------------------------------------------------------------------------
+
+# Every resource limit: its rapidicom.Limits field, the field of the C
+# options struct that carries it ("" when only the pixel engine checks it),
+# and its default, the RD_DEFAULT_* table of rapidicom.h.
+LIMIT_TABLE = (
+    ("max_depth", "max_depth", c.RD_DEFAULT_MAX_DEPTH),
+    ("max_elements", "max_elements", c.RD_DEFAULT_MAX_ELEMENTS),
+    ("max_inflated", "max_inflated", c.RD_DEFAULT_MAX_INFLATED),
+    ("max_frames", "", c.RD_DEFAULT_MAX_FRAMES),
+    ("max_frame_pixels", "max_pixels", c.RD_DEFAULT_MAX_PIXELS),
+    ("max_decoded_bytes", "", c.RD_DEFAULT_MAX_DECODED_BYTES),
+    ("max_jpeg_scans", "max_scans", c.RD_DEFAULT_MAX_JPEG_SCANS),
+    ("max_j2k_tiles", "max_tiles", c.RD_DEFAULT_MAX_J2K_TILES),
+)
+_LIMIT_OF_C_FIELD = {cname: name for name, cname, _ in LIMIT_TABLE if cname}
+# C messages end a limit failure with "(limit <C field>)" (rapidicom.h).
+_C_LIMIT_MENTION = re.compile(r"\(limit (\w+)\)")
+
+
+def limit_of_message(str message):
+    """The rapidicom.Limits field a C limit failure names, or None."""
+    m = _C_LIMIT_MENTION.search(message)
+    return _LIMIT_OF_C_FIELD.get(m.group(1)) if m else None
+
+
+# The process-wide default Limits and its scan options, set by
+# rapidicom.limits when the package is imported (and by set_default_limits).
+cdef object _limits_class = None
+cdef object _default_limits = None
+cdef rd_scan_options _default_scan
+
+
+def _set_default_limits(limits):
+    """Make `limits` (a rapidicom.Limits) the default of open()."""
+    global _limits_class, _default_limits, _default_scan
+    _limits_class = type(limits)
+    _default_scan = _limit_scan_options(limits)
+    _default_limits = limits
+
+
+def _get_default_limits():
+    return _default_limits
+
+
+cdef rd_scan_options _limit_scan_options(object limits) except *:
+    cdef rd_scan_options opt
+    c.rd_scan_options_default(&opt)
+    opt.max_depth = limits.max_depth
+    opt.max_elements = limits.max_elements
+    opt.max_inflated = limits.max_inflated
+    return opt
+
+
+# Limits derived with the max_depth / max_inflated keywords, by (limits,
+# max_depth, max_inflated): building and validating a new Limits costs more
+# than a whole small open().  Kept small; a miss only costs that building.
+cdef dict _keyword_limits = {}
+
+
+cdef object _open_limits(object limits, object max_depth, object max_inflated):
+    """The Limits of one open() call: `limits` or the default, with the
+    older max_depth / max_inflated keywords applied on top."""
+    if limits is None:
+        if _default_limits is None:
+            import rapidicom.limits  # sets the defaults on import
+        limits = _default_limits
+    elif not isinstance(limits, _limits_class):
+        raise TypeError("limits must be a rapidicom.Limits, not %s" % type(limits).__name__)
+    if max_depth is None and max_inflated is None:
+        return limits
+    key = (limits, type(max_depth), max_depth, type(max_inflated), max_inflated)
+    derived = _keyword_limits.get(key)
+    if derived is None:
+        changes = {}
+        if max_depth is not None:
+            changes["max_depth"] = max_depth
+        if max_inflated is not None:
+            changes["max_inflated"] = max_inflated
+        derived = limits.replace(**changes)
+        if len(_keyword_limits) >= 64:
+            _keyword_limits.clear()
+        _keyword_limits[key] = derived
+    return derived
+
+
 cdef object _make_error(rd_error *err, object name, str prefix=""):
     """The exception for a failed scan; `prefix` is the path of the element
     whose value was scanned (for sequences parsed on demand)."""
@@ -61,6 +150,9 @@ cdef object _make_error(rd_error *err, object name, str prefix=""):
         where += " in " + path + (_tag_str(err.tag) if tag is not None else "")
     if name:
         where += " of " + str(name)
+    if cls is _errors.LimitExceededError:
+        return cls("%s (%s)" % (msg, where), offset=err.offset, tag=tag, path=path,
+                   limit=limit_of_message(msg))
     return cls("%s (%s)" % (msg, where), offset=err.offset, tag=tag, path=path)
 
 
@@ -228,19 +320,18 @@ cdef class _Index:
         return memoryview(self)
 
 
-cdef rd_scan_options _options(bint lenient, object max_depth, object max_inflated=None):
+cdef rd_scan_options _options(bint lenient, object limits) except *:
     cdef rd_scan_options opt
-    c.rd_scan_options_default(&opt)
+    if limits is _default_limits:
+        opt = _default_scan
+    else:
+        opt = _limit_scan_options(limits)
     if lenient:
         opt.flags |= c.RD_SCAN_LENIENT
-    if max_depth is not None:
-        opt.max_depth = max_depth
-    if max_inflated is not None:
-        opt.max_inflated = max_inflated
     return opt
 
 
-def open(source, *, bint lenient=False, max_depth=None, max_inflated=None):
+def open(source, *, bint lenient=False, limits=None, max_depth=None, max_inflated=None):
     """Open DICOM data and index its elements without copying them.
 
     Parameters
@@ -251,11 +342,15 @@ def open(source, *, bint lenient=False, max_depth=None, max_inflated=None):
     lenient : bool, optional
         Accept values that run past the end of the data (clamped, with
         ``ds.warnings`` noting it) instead of raising.
+    limits : rapidicom.Limits, optional
+        Resource limits for scanning this data and decoding its pixels
+        (default: ``rapidicom.get_default_limits()``); see docs/LIMITS.md.
     max_depth : int, optional
-        Maximum sequence nesting depth (default 64).
+        Shorthand for ``limits.max_depth``, the maximum sequence nesting
+        depth (default 64).
     max_inflated : int, optional
-        Maximum size in bytes of a deflated dataset once inflated (default
-        4 GiB); a larger one raises LimitExceededError.
+        Shorthand for ``limits.max_inflated``, the maximum size in bytes of
+        a deflated dataset once inflated (default 4 GiB).
 
     Returns
     -------
@@ -265,10 +360,15 @@ def open(source, *, bint lenient=False, max_depth=None, max_inflated=None):
     ------
     rapidicom.DicomError
         When the data is not valid DICOM; the message names the byte
-        offset and the element path.
+        offset and the element path.  A limit that is exceeded raises
+        LimitExceededError, whose ``.limit`` names the Limits field.
+
+        .. versionchanged:: 0.2.0
+           ``limits`` added.
     """
+    limits = _open_limits(limits, max_depth, max_inflated)
+    cdef rd_scan_options opt = _options(lenient, limits)
     cdef BufferOwner owner = _owner_from_source(source)
-    cdef rd_scan_options opt = _options(lenient, max_depth, max_inflated)
     cdef rd_index *index = NULL
     cdef rd_error err
     cdef rd_status status
@@ -282,6 +382,7 @@ def open(source, *, bint lenient=False, max_depth=None, max_inflated=None):
     idx.ptr = index
     idx.base = owner
     idx.opt = opt
+    idx.limits = limits
     cdef Dataset ds = _new_dataset(idx, c.RD_ROOT, None,
                                    (index.flags & c.RD_IDX_IMPLICIT_VR) != 0,
                                    (index.flags & c.RD_IDX_BIG_ENDIAN) == 0)
@@ -317,6 +418,7 @@ cdef _Index _sub_index(_Index idx, uint32_t rec, bint implicit, bint little,
     sub.ptr = out
     sub.base = idx
     sub.opt = idx.opt
+    sub.limits = idx.limits
     idx.sub_indexes[rec] = sub
     return sub
 
@@ -986,6 +1088,12 @@ cdef class Dataset:
     def buffer(self):
         """A read-only memoryview of the whole scanned buffer."""
         return self.idx.memory()
+
+    @property
+    def limits(self):
+        """The rapidicom.Limits this dataset was opened with; its pixel
+        engine honours them too."""
+        return self.idx.limits
 
     @property
     def pixels(self):

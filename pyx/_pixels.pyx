@@ -13,6 +13,7 @@ from rapidicom_c cimport (rd_error, rd_status, rd_frame_desc, rd_native_layout, 
                           rd_codec_options)
 
 from rapidicom import errors as _errors
+from rapidicom._core import limit_of_message
 
 _CLASSES = {
     c.RD_ERR_TRUNCATED: _errors.TruncatedError,
@@ -43,8 +44,11 @@ cdef object _error(rd_error *err, str where):
     if err.code == c.RD_ERR_NOMEM:
         return MemoryError(err.msg.decode("utf-8", "replace"))
     cls = _CLASSES.get(err.code, _errors.DecodeError)
-    return cls("%s (%s)" % (err.msg.decode("utf-8", "replace"), where),
-               offset=err.offset, tag=0x7FE00010)
+    msg = err.msg.decode("utf-8", "replace")
+    if cls is _errors.LimitExceededError:
+        return cls("%s (%s)" % (msg, where), offset=err.offset, tag=0x7FE00010,
+                   limit=limit_of_message(msg))
+    return cls("%s (%s)" % (msg, where), offset=err.offset, tag=0x7FE00010)
 
 
 cdef rd_frame_desc _desc(tuple d):
@@ -176,8 +180,6 @@ _CODEC_NAMES = {CODEC_JPEG: "JPEG", CODEC_JPEG_LOSSLESS: "JPEG lossless",
                 CODEC_JPEG_LS: "JPEG-LS", CODEC_J2K: "JPEG 2000",
                 CODEC_JPEG12: "12-bit JPEG"}
 
-DEFAULT_MAX_PIXELS = 1 << 31
-
 
 def codec_available(int codec):
     """True when this build has the decoder."""
@@ -186,9 +188,12 @@ def codec_available(int codec):
 
 def codec_frame(int codec, const uint8_t[::1] src, tuple desc, bint keep_ybr,
                 uint32_t threads, uint8_t[::1] out, int frame,
-                uint64_t max_pixels=DEFAULT_MAX_PIXELS):
+                uint64_t max_pixels=c.RD_DEFAULT_MAX_PIXELS,
+                uint32_t max_scans=c.RD_DEFAULT_MAX_JPEG_SCANS,
+                uint32_t max_tiles=c.RD_DEFAULT_MAX_J2K_TILES):
     """Decode one compressed frame into `out` with the codec's C module,
-    without the GIL."""
+    without the GIL.  The limits are rapidicom.Limits' max_frame_pixels,
+    max_jpeg_scans and max_j2k_tiles."""
     cdef rd_frame_desc d = _desc(desc)
     cdef rd_codec_options opt
     cdef rd_error err
@@ -203,6 +208,8 @@ def codec_frame(int codec, const uint8_t[::1] src, tuple desc, bint keep_ybr,
     opt.flags = c.RD_CODEC_KEEP_YBR if keep_ybr else 0
     opt.threads = threads
     opt.max_pixels = max_pixels
+    opt.max_scans = max_scans
+    opt.max_tiles = max_tiles
     with nogil:
         status = fn(sp, src.shape[0], &d, &opt, dp, out.shape[0], &err)
     if status != c.RD_OK:

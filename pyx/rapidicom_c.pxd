@@ -22,6 +22,16 @@ cdef extern from "rapidicom.h" nogil:
         char msg[256]
         char path[256]
 
+    # The RD_DEFAULT_* limits: integer expressions of the header, so typed.
+    const uint32_t RD_DEFAULT_MAX_DEPTH
+    const uint32_t RD_DEFAULT_MAX_ELEMENTS
+    const uint64_t RD_DEFAULT_MAX_INFLATED
+    const uint64_t RD_DEFAULT_MAX_FRAMES
+    const uint64_t RD_DEFAULT_MAX_PIXELS
+    const uint64_t RD_DEFAULT_MAX_DECODED_BYTES
+    const uint32_t RD_DEFAULT_MAX_JPEG_SCANS
+    const uint32_t RD_DEFAULT_MAX_J2K_TILES
+
     enum: RD_SCAN_LENIENT
 
     ctypedef struct rd_scan_options:
@@ -175,6 +185,8 @@ cdef extern from "rapidicom.h" nogil:
         uint32_t flags
         uint32_t threads
         uint64_t max_pixels
+        uint32_t max_scans
+        uint32_t max_tiles
 
     rd_status rd_jpeg_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
                                    const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,

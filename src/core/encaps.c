@@ -105,7 +105,10 @@ rd_encaps_frame_table(const uint8_t *data, const uint64_t *item_offsets,
         }
         *flags |= RD_FT_TABLE_IGNORED;
     }
-    /* No usable table: walk the fragments. */
+    /* No usable table: walk the fragments.  A table that failed part way
+     * has filled some spans; the walk must not inherit them. */
+    for (uint64_t i = 0; i < nframes; i++)
+        out[i].first = out[i].count = 0;
     if (nfrag == 0)
         return rd_fail(err, RD_ERR_INVALID, item_offsets[0], RD_TAG_PIXEL_DATA,
                        "encapsulated Pixel Data has no fragments for %llu frame(s)",

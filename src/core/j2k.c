@@ -57,7 +57,7 @@
  *   - the SIZ marker segment is read here first (every read bounds-checked
  *     as `need <= len - pos`): image size and component count must equal
  *     the desc, and a tile grid too fine for its size is refused
- *     (J2K_MAX_TILES), all before openjpeg allocates anything;
+ *     (rd_codec_options.max_tiles), all before openjpeg allocates anything;
  *   - the tile-parts are walked by their lengths (check_tile_parts), so a
  *     codestream missing a tile or tile-part, or cut inside a last
  *     tile-part of unknown length, is RD_ERR_DECODE instead of the partly
@@ -93,11 +93,11 @@
  * A fine tile grid is refused before openjpeg sees it: openjpeg keeps about
  * 10 KB of tables per tile from opj_read_header on (it accepts up to 65535
  * tiles: 1x1-pixel tiles of a 255x255 image took 615 MB here).  More than
- * J2K_MAX_TILES tiles are accepted only when they average at least
- * J2K_MIN_TILE_AREA pixels, so the tables stay small next to the planes.
- * Real encoders use one tile per DICOM frame, or a few large ones.
+ * max_tiles tiles (rd_codec_options, default RD_DEFAULT_MAX_J2K_TILES) are
+ * accepted only when they average at least J2K_MIN_TILE_AREA pixels, so the
+ * tables stay small next to the planes.  Real encoders use one tile per
+ * DICOM frame, or a few large ones.
  */
-#define J2K_MAX_TILES 4096u
 #define J2K_MIN_TILE_AREA 4096u
 
 static const uint8_t JP2_SIGNATURE[12] = {
@@ -289,12 +289,13 @@ find_codestream(const uint8_t *src, uint64_t len, j2k_layout *lay, rd_error *err
  * Read the SIZ marker segment (ISO/IEC 15444-1 A.5.1: SOC, SIZ, Lsiz, Rsiz,
  * then Xsiz Ysiz XOsiz YOsiz XTsiz YTsiz XTOsiz YTOsiz as 32-bit, Csiz as
  * 16-bit big-endian) and check the image size and component count against
- * the desc, and the tile grid against J2K_MAX_TILES, before openjpeg
+ * the desc, and the tile grid against `max_tiles`, before openjpeg
  * allocates anything.  Sets lay->tiles.  The rest of SIZ is left to openjpeg
  * and checked on its image.
  */
 static rd_status
-check_siz(const uint8_t *src, j2k_layout *lay, const rd_frame_desc *desc, rd_error *err)
+check_siz(const uint8_t *src, j2k_layout *lay, const rd_frame_desc *desc, uint32_t max_tiles,
+          rd_error *err)
 {
     const uint64_t need = 2 + 2 + 2 + 2 + 8 * 4 + 2;
     uint64_t xsiz, ysiz, xosiz, yosiz, xtsiz, ytsiz, xtosiz, ytosiz, width, height;
@@ -343,13 +344,14 @@ check_siz(const uint8_t *src, j2k_layout *lay, const rd_frame_desc *desc, rd_err
     tw = (xsiz - xtosiz + xtsiz - 1) / xtsiz;
     th = (ysiz - ytosiz + ytsiz - 1) / ytsiz;
     pixels = width * height;
-    if (tw * th > J2K_MAX_TILES && tw * th > pixels / J2K_MIN_TILE_AREA)
+    if (tw * th > max_tiles && tw * th > pixels / J2K_MIN_TILE_AREA)
         return rd_fail(err, RD_ERR_LIMIT, cs + 24, RD_NO_TAG,
                        "JPEG 2000: %llu x %llu tiles of %llu x %llu pixels; more than %u "
-                       "tiles are accepted only when they average %u pixels or more",
+                       "tiles are accepted only when they average %u pixels or more "
+                       "(limit max_tiles)",
                        (unsigned long long)tw, (unsigned long long)th,
                        (unsigned long long)xtsiz, (unsigned long long)ytsiz,
-                       (unsigned)J2K_MAX_TILES, (unsigned)J2K_MIN_TILE_AREA);
+                       (unsigned)max_tiles, (unsigned)J2K_MIN_TILE_AREA);
     lay->tiles = tw * th;
     return RD_OK;
 }
@@ -651,7 +653,8 @@ rd_j2k_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
     st = find_codestream(src, src_len, &layout, err);
     if (st != RD_OK)
         return st;
-    st = check_siz(src, &layout, desc, err);
+    st = check_siz(src, &layout, desc,
+                   RD_CODEC_LIMIT(options, max_tiles, RD_DEFAULT_MAX_J2K_TILES), err);
     if (st != RD_OK)
         return st;
     if (layout.tiles > 0 && layout.tiles <= 65535) {

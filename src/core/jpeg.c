@@ -82,7 +82,7 @@
  *     width, height, component count and precision are checked against it
  *     after jpeg_read_header() and before jpeg_start_decompress(), which is
  *     where libjpeg allocates the frame-sized buffers; those buffers are
- *     bounded by max_memory_to_use and the scans by JPG_MAX_SCANS.
+ *     bounded by max_memory_to_use and the scans by max_scans.
  *   - one decompressor per call, created and destroyed here (single cleanup
  *     in rd_jpeg_decode_frame); no global state, so calls are reentrant.
  *   - libjpeg never prints: messages are formatted into the call's state.
@@ -105,10 +105,10 @@
  * coefficient buffer (one per scan): the progressive-JPEG DoS of cure53's
  * libjpeg-turbo audit.  libjpeg-turbo's advice (its note on CVE-2019-13960)
  * is to limit scans and treat warnings as fatal, as done here.  Real
- * encoders write about 10 scans; 1000 leaves room for unusual scripts
- * (a full one-coefficient-per-band successive-approximation script has
- * 1 + 6 * 63 scans per component). */
-#define JPG_MAX_SCANS 1000
+ * encoders write about 10 scans; the default limit of 1000
+ * (rd_codec_options.max_scans) leaves room for unusual scripts (a full
+ * one-coefficient-per-band successive-approximation script has 1 + 6 * 63
+ * scans per component). */
 
 /* Rows handed to jpeg_read_scanlines() per call (libjpeg returns at most
  * rec_outbuf_height <= 4 anyway; more costs nothing). */
@@ -232,6 +232,7 @@ typedef struct jpg_state {
     struct jpeg_progress_mgr progress;
     jmp_buf env;
     const rd_frame_desc *desc;
+    uint32_t max_scans;      /* rd_codec_options.max_scans */
     int created;             /* jpeg_create_decompress was called */
     int multi_scan;          /* progressive, or components in several scans */
     int input_ended;         /* libjpeg read past the end of src */
@@ -344,9 +345,9 @@ on_progress(j_common_ptr cinfo)
 {
     jpg_state *s = state_of(cinfo);
 
-    if (s->cinfo.input_scan_number > JPG_MAX_SCANS) {
+    if ((uint32_t)s->cinfo.input_scan_number > s->max_scans) {
         snprintf(s->msg, sizeof(s->msg),
-                 "more than %d scans (progressive scan limit)", JPG_MAX_SCANS);
+                 "more than %u scans (limit max_scans)", (unsigned)s->max_scans);
         bail_out(s, RD_ERR_LIMIT);
     }
 }
@@ -558,6 +559,7 @@ rd_jpeg_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *
     /* --- decode --- */
     memset(&s, 0, sizeof(s));
     s.desc = desc;
+    s.max_scans = RD_CODEC_LIMIT(options, max_scans, RD_DEFAULT_MAX_JPEG_SCANS);
     st = run_libjpeg(&s, src, src_len, desc, dst);
     if (st != RD_OK)
         st = rd_fail(err, st, consumed(&s, src_len), RD_NO_TAG, "JPEG: %s", s.msg);

@@ -49,24 +49,50 @@ typedef struct rd_error {
 } rd_error;
 
 /* ------------------------------------------------------------------------- */
-/* Scan options and limits                                                    */
+/* Resource limits: the one table of defaults                                 */
+/* ------------------------------------------------------------------------- */
+
+/*
+ * Every resource limit of the engine, with its default.  The defaults open
+ * every real file seen so far (multi-frame images beyond 2 GiB included) and
+ * refuse input whose headers alone would make us allocate or loop without
+ * bound.  Each is raised per call through rd_scan_options or
+ * rd_codec_options; the Python layer reads this table for rapidicom.Limits
+ * (docs/LIMITS.md lists them with their Python names).  Structural rules
+ * (a value never longer than the bytes left in its container) are not
+ * limits and cannot be turned off.  The core allocates neither frame tables
+ * nor decode outputs, so MAX_FRAMES and MAX_DECODED_BYTES bound what a
+ * caller allocates for them (the Python pixel engine checks both first).
+ */
+#define RD_DEFAULT_MAX_DEPTH 64u                          /* sequence nesting */
+#define RD_DEFAULT_MAX_ELEMENTS 50000000u                 /* records in one index */
+#define RD_DEFAULT_MAX_INFLATED ((uint64_t)4 << 30)       /* inflated deflated dataset */
+#define RD_DEFAULT_MAX_FRAMES ((uint64_t)1 << 22)         /* Number of Frames */
+#define RD_DEFAULT_MAX_PIXELS ((uint64_t)1 << 31)         /* rows x columns of a frame */
+#define RD_DEFAULT_MAX_DECODED_BYTES ((uint64_t)16 << 30) /* one decode call's output */
+#define RD_DEFAULT_MAX_JPEG_SCANS 1000u                   /* scans of one JPEG frame */
+#define RD_DEFAULT_MAX_J2K_TILES 4096u                    /* small tiles of one J2K frame */
+
+/* ------------------------------------------------------------------------- */
+/* Scan options                                                               */
 /* ------------------------------------------------------------------------- */
 
 /* rd_scan_options.flags */
 #define RD_SCAN_LENIENT 0x0001u /* clamp values that run past the end instead of failing */
 
 /*
- * Options and resource limits of a scan; the one place where the scanner's
- * limits are defined.  `size` must be sizeof(rd_scan_options) so the struct
- * can grow without breaking callers.  rd_scan_options_default() fills safe
- * defaults that open every real file.
+ * Options and resource limits of a scan.  `size` must be
+ * sizeof(rd_scan_options) so the struct can grow without breaking callers.
+ * rd_scan_options_default() fills the RD_DEFAULT_* limits above.  A limit
+ * that is hit gives RD_ERR_LIMIT with "(limit <field>)" in the message.
  */
 typedef struct rd_scan_options {
     size_t size;
     uint32_t flags;              /* RD_SCAN_* */
-    uint32_t max_depth;          /* sequence nesting depth (default 64) */
-    uint32_t max_elements;       /* records in one index (default 50 million) */
-    uint64_t max_inflated;       /* bytes a deflated dataset may inflate to (default 4 GiB) */
+    uint32_t max_depth;          /* sequence nesting depth (RD_DEFAULT_MAX_DEPTH) */
+    uint32_t max_elements;       /* records in one index (RD_DEFAULT_MAX_ELEMENTS) */
+    uint64_t max_inflated;       /* bytes a deflated dataset may inflate to
+                                    (RD_DEFAULT_MAX_INFLATED) */
 } rd_scan_options;
 
 void
@@ -375,11 +401,19 @@ rd_native_bits_clean(const uint8_t *src, uint64_t count, const rd_frame_desc *de
 /* rd_codec_options.flags */
 #define RD_CODEC_KEEP_YBR 0x1u /* JPEG: return YCbCr as stored instead of RGB */
 
+/*
+ * Per-call codec options.  A caller's older, shorter struct (smaller `size`)
+ * and a zero limit both mean the RD_DEFAULT_* value.  A limit that is hit
+ * gives RD_ERR_LIMIT with "(limit <field>)" in the message.
+ */
 typedef struct rd_codec_options {
     size_t size;            /* sizeof(rd_codec_options) */
     uint32_t flags;         /* RD_CODEC_* */
     uint32_t threads;       /* codec-internal threads (openjpeg); 0 or 1: none */
-    uint64_t max_pixels;    /* refuse frames larger than this (default 2^31) */
+    uint64_t max_pixels;    /* refuse frames of more rows x columns (RD_DEFAULT_MAX_PIXELS) */
+    uint32_t max_scans;     /* JPEG: refuse more scans (RD_DEFAULT_MAX_JPEG_SCANS) */
+    uint32_t max_tiles;     /* JPEG 2000: refuse more tiles unless they average 4096
+                               pixels or more (RD_DEFAULT_MAX_J2K_TILES) */
 } rd_codec_options;
 
 /* JPEG baseline / extended 8-bit (libjpeg-turbo). */

@@ -86,12 +86,14 @@ rd_fail(rd_error *err, rd_status code, uint64_t offset, uint32_t tag,
     return code;
 }
 
-/* Frames larger than this are refused unless rd_codec_options says otherwise. */
-#define RD_DEFAULT_MAX_PIXELS ((uint64_t)1 << 31)
-
 /* True when the caller's options struct (of `o->size` bytes) has `field`. */
 #define RD_OPTIONS_HAVE(o, field) \
     ((o)->size >= offsetof(rd_codec_options, field) + sizeof((o)->field))
+
+/* A limit of the caller's codec options (NULL allowed), or `fallback` (its
+ * RD_DEFAULT_* value) when the struct is older than the field or holds 0. */
+#define RD_CODEC_LIMIT(o, field, fallback) \
+    ((o) != NULL && RD_OPTIONS_HAVE(o, field) && (o)->field != 0 ? (o)->field : (fallback))
 
 /*
  * Read a codec call's options into the caller's locals, which hold the

@@ -30,10 +30,6 @@
 
 #include "rd_common.h"
 
-#define DEFAULT_MAX_DEPTH 64
-#define DEFAULT_MAX_ELEMENTS 50000000u
-#define DEFAULT_MAX_INFLATED (UINT64_C(4) << 30)
-
 #define TS_IMPLICIT_LE "1.2.840.10008.1.2"
 #define TS_EXPLICIT_LE "1.2.840.10008.1.2.1"
 #define TS_EXPLICIT_BE "1.2.840.10008.1.2.2"
@@ -44,9 +40,9 @@ rd_scan_options_default(rd_scan_options *options)
 {
     memset(options, 0, sizeof(*options));
     options->size = sizeof(*options);
-    options->max_depth = DEFAULT_MAX_DEPTH;
-    options->max_elements = DEFAULT_MAX_ELEMENTS;
-    options->max_inflated = DEFAULT_MAX_INFLATED;
+    options->max_depth = RD_DEFAULT_MAX_DEPTH;
+    options->max_elements = RD_DEFAULT_MAX_ELEMENTS;
+    options->max_inflated = RD_DEFAULT_MAX_INFLATED;
 }
 
 typedef struct scan_state {

@@ -191,9 +191,16 @@ rd_native_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d,
     uint32_t spp = d->samples_per_pixel;
     uint64_t pixels = (uint64_t)d->rows * d->columns;
     int big = (layout->flags & RD_NATIVE_BIG_ENDIAN) && bytes > 1;
-    int swap_words = (layout->flags & RD_NATIVE_SWAP_WORDS) != 0;
+    /* Word swapping concerns 8-bit samples only; wider ones would be left
+     * partly unwritten by the one-byte copies of that path. */
+    int swap_words = (layout->flags & RD_NATIVE_SWAP_WORDS) && d->bits_allocated == 8;
     int is_422 = d->photometric == RD_PI_YBR_FULL_422 && d->bits_allocated != 1;
 
+    /* The copies below handle 1-, 2-, 4- and 8-byte samples only. */
+    if (d->bits_allocated != 1 && d->bits_allocated != 8 && d->bits_allocated != 16
+        && d->bits_allocated != 32 && d->bits_allocated != 64)
+        return rd_fail(err, RD_ERR_UNSUPPORTED, 0, RD_TAG_PIXEL_DATA,
+                       "Bits Allocated %u is not 1, 8, 16, 32 or 64", d->bits_allocated);
     if (out_size == 0 && pixels != 0)
         return rd_fail(err, RD_ERR_LIMIT, 0, RD_TAG_PIXEL_DATA, "frame size overflows");
     if (dst_cap < out_size)
@@ -210,6 +217,10 @@ rd_native_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d,
     if (is_422 && spp != 3)
         return rd_fail(err, RD_ERR_INVALID, 0, RD_TAG_PIXEL_DATA,
                        "YBR_FULL_422 needs 3 samples per pixel, not %u", spp);
+    if (is_422 && pixels % 2)  /* pairs of pixels share Cb, Cr: a lone last one has none */
+        return rd_fail(err, RD_ERR_INVALID, 0, RD_TAG_PIXEL_DATA,
+                       "YBR_FULL_422 needs an even number of pixels, not %llu",
+                       (unsigned long long)pixels);
 
     int interleaved = !is_422 && (spp == 1 || d->planar_configuration == 0);
     if (!big && !swap_words && interleaved) {

@@ -227,6 +227,11 @@ def python_encodings(value: str | Sequence[str] | None) -> tuple[str, ...]:
     .. versionadded:: 0.1.0
     """
     terms: tuple[str, ...]
+    if value is not None and not _is_text(value):
+        # Written with a binary VR (a damaged file): no term can be read.
+        _warn(f"Specific Character Set holds {type(value).__name__} values, not text - "
+              "using default encoding instead")
+        value = None
     if not value:
         terms = ("",)
     elif isinstance(value, str):
@@ -247,6 +252,13 @@ def python_encodings(value: str | Sequence[str] | None) -> tuple[str, ...]:
     for message in cached[1]:
         _warn(message)
     return cached[0]
+
+
+def _is_text(value) -> bool:
+    """True for a str or a list/tuple of str: what a text VR gives."""
+    if isinstance(value, str):
+        return True
+    return isinstance(value, (list, tuple)) and all(isinstance(t, str) for t in value)
 
 
 def _map_terms(terms: tuple[str, ...], messages: list[str]) -> tuple[str, ...]:

@@ -52,9 +52,26 @@ class TruncatedError(InvalidDicomError):
 
 
 class LimitExceededError(InvalidDicomError):
-    """A resource limit (nesting depth, element count, size) was exceeded."""
+    """A resource limit (nesting depth, element count, size) was exceeded.
+
+    The message says how to raise the limit.  See docs/LIMITS.md.
+
+    Attributes
+    ----------
+    limit : str or None
+        The :class:`rapidicom.Limits` field that was exceeded, e.g.
+        ``"max_depth"``; None for a fixed bound of a codec.
+    """
 
     code = "limit"
+
+    def __init__(self, message: str, *, limit: str | None = None, **where) -> None:
+        if limit is not None:
+            message = (f"{message}; to raise the limit, pass limits=rapidicom.Limits("
+                       f"{limit}=...) to rapidicom.open() or call "
+                       f"rapidicom.set_default_limits({limit}=...)")
+        super().__init__(message, **where)
+        self.limit = limit
 
 
 class UnsupportedError(DicomError, NotImplementedError):

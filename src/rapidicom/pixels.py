@@ -29,7 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from rapidicom import _pixels
-from rapidicom.errors import DecodeError, DicomError, InvalidDicomError, UnsupportedError
+from rapidicom.errors import (DecodeError, DicomError, InvalidDicomError,
+                              LimitExceededError, UnsupportedError)
 
 __all__ = ["Pixels", "available_decoders"]
 
@@ -55,6 +56,9 @@ CODECS = {
     "1.2.840.10008.1.2.4.202": _pixels.CODEC_J2K,            # HTJ2K lossless RPCL
     "1.2.840.10008.1.2.4.203": _pixels.CODEC_J2K,            # HTJ2K
 }
+# Our own decoders write samples already cut to Bits Stored and sign-extended
+# (ljpeg.c, jpeg12.c), so the unused-bits pass after them would change nothing.
+_CODECS_CUT_TO_BITS_STORED = frozenset({_pixels.CODEC_JPEG_LOSSLESS, _pixels.CODEC_JPEG12})
 
 # Below this many decoded bytes a thread pool costs more than it saves.
 PARALLEL_MIN_BYTES = 1 << 20
@@ -104,11 +108,27 @@ def _int(ds, keyword, default=None):
         return default
     try:
         return int(value)
-    except ValueError:
+    except (ValueError, TypeError):  # TypeError: a binary VR in a damaged file
         element = ds.element(keyword)
         raise InvalidDicomError(f"{keyword} {value!r} is not an integer (at offset "
                                 f"{element.offset})", offset=element.offset,
                                 tag=element.tag) from None
+
+
+def _text(ds, keyword):
+    """A text attribute of the pixel description, stripped ("" when absent
+    or empty); a value that is not text (a binary VR in a damaged file) is
+    an error naming the element."""
+    value = ds.get(keyword, "")
+    if isinstance(value, list):
+        value = value[0] if value else ""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        element = ds.element(keyword)
+        raise InvalidDicomError(f"{keyword} holds {type(value).__name__}, not text (at offset "
+                                f"{element.offset})", offset=element.offset, tag=element.tag)
+    return value.strip()
 
 
 class Pixels:
@@ -135,8 +155,7 @@ class Pixels:
         self.bits_stored = _int(ds, "BitsStored", self.bits_allocated)
         self.pixel_representation = _int(ds, "PixelRepresentation", 0)
         self.planar_configuration = _int(ds, "PlanarConfiguration", 0)
-        pi = ds.get("PhotometricInterpretation", "")
-        self.photometric_interpretation = (pi[0] if isinstance(pi, list) else pi).strip()
+        self.photometric_interpretation = _text(ds, "PhotometricInterpretation")
         # Missing, empty or 0 means one frame (pydicom warns and does the same).
         self.number_of_frames = _int(ds, "NumberOfFrames", 1) or 1
         if self.keyword == "FloatPixelData":
@@ -156,6 +175,8 @@ class Pixels:
         self._codec_threads = self._default_codec_threads()
         self._length_checked = False
         self.warnings: list[str] = []
+        # The Limits of the open() call (rapidicom.limits).
+        self.limits = ds.limits
 
     # -- description -------------------------------------------------------
 
@@ -235,6 +256,7 @@ class Pixels:
         if not -self.number_of_frames <= index < self.number_of_frames:
             raise IndexError(f"frame {index} out of range ({self.number_of_frames} frames)")
         index %= self.number_of_frames
+        self._check_limits()
         if out is None:
             view = self._native_view(index) if not self.is_compressed else None
             if view is not None and not self._converts_to_rgb(as_rgb):
@@ -242,7 +264,10 @@ class Pixels:
             if zero_copy_only:
                 raise InvalidDicomError(
                     f"frame {index} cannot be a zero-copy view: {self._copy_reason(as_rgb)}")
+            self._check_output_size(1)
             out = np.empty(self.frame_shape, self.dtype)
+        else:
+            _check_out(out, self.frame_shape, self.dtype)
         self._decode_into(index, out, as_rgb)
         return out
 
@@ -262,14 +287,16 @@ class Pixels:
             holds the output with every other frame decoded.
         """
         n = self.number_of_frames
+        self._check_limits()
         if out is None and not self.is_compressed and not self._converts_to_rgb(as_rgb):
             whole = self._native_view(None)
             if whole is not None:
                 return whole
         if out is None:
+            self._check_output_size(n)
             out = np.empty(self.shape, self.dtype)
-        elif out.shape != self.shape or out.dtype != self.dtype:
-            raise ValueError(f"out must have shape {self.shape} and dtype {self.dtype}")
+        else:
+            _check_out(out, self.shape, self.dtype)
         if threads is None:
             small = out.nbytes < PARALLEL_MIN_BYTES
             threads = 1 if small else os.cpu_count() or 1
@@ -307,6 +334,36 @@ class Pixels:
             exc.array = out
             raise exc from first
         return out
+
+    # -- limits ----------------------------------------------------------------
+
+    def _check_limits(self):
+        """Refuse a description beyond the Limits before any table or
+        output is built for it."""
+        limits = self.limits
+        if self.number_of_frames > limits.max_frames:
+            raise LimitExceededError(
+                f"Number of Frames {self.number_of_frames} exceeds the limit of "
+                f"{limits.max_frames}", limit="max_frames", tag=0x00280008)
+        pixels = self.rows * self.columns
+        if pixels > limits.max_frame_pixels:
+            raise LimitExceededError(
+                f"frame of {self.rows} x {self.columns} = {pixels} pixels exceeds the "
+                f"limit of {limits.max_frame_pixels}", limit="max_frame_pixels",
+                tag=0x7FE00010)
+
+    def _check_output_size(self, frames: int):
+        """Refuse, before allocating it, an output of `frames` frames larger
+        than Limits.max_decoded_bytes."""
+        frame_bytes = self.dtype.itemsize
+        for size in self.frame_shape:
+            frame_bytes *= size
+        nbytes = frames * frame_bytes
+        if nbytes > self.limits.max_decoded_bytes:
+            raise LimitExceededError(
+                f"decoding {frames} frame(s) of {self.frame_shape} {self.dtype} needs "
+                f"{nbytes} bytes, more than the limit of {self.limits.max_decoded_bytes}",
+                limit="max_decoded_bytes", tag=0x7FE00010)
 
     def __iter__(self):
         for i in range(self.number_of_frames):
@@ -480,8 +537,11 @@ class Pixels:
             # Threads inside a frame (openjpeg) only when frames are not
             # already decoded in parallel: pools are never nested.
             _pixels.codec_frame(codec, self._frame_bytes(index), self._desc,
-                                self._keep_ybr, self._codec_threads, flat, index)
-            self._fix_unused_bits(flat)
+                                self._keep_ybr, self._codec_threads, flat, index,
+                                self.limits.max_frame_pixels, self.limits.max_jpeg_scans,
+                                self.limits.max_j2k_tiles)
+            if codec not in _CODECS_CUT_TO_BITS_STORED:
+                self._fix_unused_bits(flat)
             return
         raise UnsupportedError(f"no decoder for transfer syntax {ts} in this build",
                                tag=0x7FE00010)
@@ -502,6 +562,17 @@ class Pixels:
         _pixels.deflate_frame(src, native, index)
         flags = _pixels.NATIVE_FIX_BITS if self.bits_stored < self.bits_allocated else 0
         _pixels.native_frame(native, self._desc, 0, flags, flat, index)
+
+
+def _check_out(out: np.ndarray, shape: tuple[int, ...], dtype: np.dtype):
+    """A caller's output array must be exactly what is decoded into it, and
+    C-contiguous and writeable: frames are written through a flat view of it,
+    which for any other layout would be a copy, silently discarded."""
+    if out.shape != shape or out.dtype != dtype:
+        raise ValueError(f"out must have shape {shape} and dtype {dtype}, not "
+                         f"{out.shape} {out.dtype}")
+    if not (out.flags.c_contiguous and out.flags.writeable):
+        raise ValueError("out must be a writeable C-contiguous array")
 
 
 def pixels_of(ds):
