@@ -58,11 +58,13 @@ syntax, equal at least one reference exactly; every other library's array is
 compared with rapidicom's: lossless syntaxes must be equal; lossy ones
 (.50/.51/.81/.91/.203) must have the same shape and dtype, a maximum
 absolute difference within ``lossy_tolerance`` and a mean one within
-LOSSY_MEAN_TOLERANCE (both are reported either way).  A library that returns YBR samples where rapidicom
-returns RGB is compared with rapidicom's ``as_rgb=False`` array and noted
+LOSSY_MEAN_TOLERANCE (both are reported either way; the rule and the
+comparison are ``rapidicom.benchmark.arrays``'s, shared with ``rapidicom
+bench``).  A library that returns YBR samples where rapidicom returns RGB is compared with rapidicom's ``as_rgb=False`` array and noted
 ("keeps YBR": it skips the colour conversion).  GDCM aborts and dicomsdl
 segfaults on some files, so every reference is checked in a child process
-that is restarted after a crash or a failed check.  A library that is wrong,
+(``rapidicom.benchmark.isolate``) that is restarted after a crash or a
+failed check.  A library that is wrong,
 raises or crashes on a file is *marked* for that file.  Every library is
 timed on the group's common set (the files that every library right on at
 least one file of the group gets right); a library right on no file is not
@@ -71,10 +73,8 @@ timed at all.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import warnings
@@ -83,28 +83,32 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import pydicom
 import rapidicom
 from pydicom.encaps import encapsulate
 from pydicom.uid import generate_uid
+from rapidicom.benchmark import syntaxes
+from rapidicom.benchmark.adapters import with_pydicom
+from rapidicom.benchmark.adapters.with_dicomsdl import pixels as dicomsdl_pixels
+from rapidicom.benchmark.adapters.with_gdcm import pixels as gdcm_pixels
+from rapidicom.benchmark.arrays import compare_arrays, tolerance_for
+from rapidicom.benchmark.isolate import run_isolated
 from rapidicom.pixels import pixel_array as _rd_pixel_array
 
 from bench import corpus
-from bench.pixel_workloads import dicomsdl_pixels, gdcm_pixels
 
 _REPO = Path(__file__).resolve().parent.parent
 
-JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
-JPEG_EXTENDED = "1.2.840.10008.1.2.4.51"
-JPEG_LOSSLESS = "1.2.840.10008.1.2.4.57"
-JPEG_LOSSLESS_SV1 = "1.2.840.10008.1.2.4.70"
-JPEG_LS_LOSSLESS = "1.2.840.10008.1.2.4.80"
-JPEG_LS_NEAR = "1.2.840.10008.1.2.4.81"
-J2K_LOSSLESS = "1.2.840.10008.1.2.4.90"
-J2K = "1.2.840.10008.1.2.4.91"
-HTJ2K_LOSSLESS = "1.2.840.10008.1.2.4.201"
-HTJ2K_LOSSLESS_RPCL = "1.2.840.10008.1.2.4.202"
-HTJ2K = "1.2.840.10008.1.2.4.203"
+JPEG_BASELINE = syntaxes.JPEG_BASELINE
+JPEG_EXTENDED = syntaxes.JPEG_EXTENDED
+JPEG_LOSSLESS = syntaxes.JPEG_LOSSLESS
+JPEG_LOSSLESS_SV1 = syntaxes.JPEG_LOSSLESS_SV1
+JPEG_LS_LOSSLESS = syntaxes.JPEG_LS_LOSSLESS
+JPEG_LS_NEAR = syntaxes.JPEG_LS_NEAR_LOSSLESS
+J2K_LOSSLESS = syntaxes.JPEG_2000_LOSSLESS
+J2K = syntaxes.JPEG_2000
+HTJ2K_LOSSLESS = syntaxes.HTJ2K_LOSSLESS
+HTJ2K_LOSSLESS_RPCL = syntaxes.HTJ2K_LOSSLESS_RPCL
+HTJ2K = syntaxes.HTJ2K
 
 FAMILY = {
     JPEG_BASELINE: "JPEG", JPEG_EXTENDED: "JPEG",
@@ -118,28 +122,15 @@ SHORT = {JPEG_BASELINE: "JPEG baseline", JPEG_EXTENDED: "JPEG extended",
          JPEG_LS_LOSSLESS: "JPEG-LS lossless", JPEG_LS_NEAR: "JPEG-LS near-lossless",
          J2K_LOSSLESS: "J2K lossless", J2K: "J2K", HTJ2K_LOSSLESS: "HTJ2K lossless",
          HTJ2K_LOSSLESS_RPCL: "HTJ2K lossless RPCL", HTJ2K: "HTJ2K"}
-LOSSY = {JPEG_BASELINE, JPEG_EXTENDED, JPEG_LS_NEAR, J2K, HTJ2K}
+LOSSY = syntaxes.LOSSY
 J2K_SYNTAXES = {J2K_LOSSLESS, J2K, HTJ2K_LOSSLESS, HTJ2K_LOSSLESS_RPCL, HTJ2K}
-_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
-
-
-LOSSY_MEAN_TOLERANCE = 0.5
 
 
 def lossy_tolerance(path: str) -> int:
-    """Largest |difference| from rapidicom's array that a lossy decode may
-    show and still count as right (its mean |difference| must also stay
-    within LOSSY_MEAN_TOLERANCE).  Decoders of one lossy stream differ
-    legitimately: JPEG IDCT and chroma upsampling variants (pylibjpeg's
-    libjpeg against libjpeg-turbo: max 9, mean 0.25 on a 4:2:2 2048² image),
-    9/7 wavelet rounding for J2K.  A wrong colour space, sign or bit depth is
-    off by tens to thousands on average.  JPEG-LS near-lossless decodes
-    exactly in every conforming decoder (the error bound is the encoder's):
-    0.  Else 16 for 8 bits, 2^bits / 64 above."""
-    px = rapidicom.open(path).pixels
-    if px.transfer_syntax == JPEG_LS_NEAR:
-        return 0
-    return 16 if px.bits_stored <= 8 else (1 << px.bits_stored) // 64
+    """Largest |difference| from rapidicom's array that a decode of a lossy
+    stream may show and still count as right (its mean |difference| must
+    also stay within ``arrays.LOSSY_MEAN_TOLERANCE``): ``arrays.tolerance_for``."""
+    return tolerance_for(rapidicom.open(path).pixels)
 
 
 # ---------------------------------------------------------------------------
@@ -173,13 +164,7 @@ def rapidicom_opj1(path):
     return _threads(path, 1, codec_threads=1)
 
 
-def _pydicom(plugin):
-    def fn(path):
-        ds = pydicom.dcmread(path)
-        ds.pixel_array_options(decoding_plugin=plugin)
-        return ds.pixel_array
-    fn.__name__ = f"pydicom_{plugin}"
-    return fn
+_pydicom = with_pydicom.plugin_pixels
 
 
 PYDICOM_PLUGINS = ("gdcm", "pylibjpeg", "pyjpegls", "pillow")
@@ -198,26 +183,8 @@ def is_reference(lib: str) -> bool:
     return not lib.startswith("rapidicom")
 
 
-def pydicom_plugins(syntaxes) -> list[str]:
-    """pydicom's available decoding plugins for any of `syntaxes`, in
-    PYDICOM_PLUGINS order."""
-    from pydicom.pixels.decoders.base import get_decoder
-
-    have = set()
-    for ts in syntaxes:
-        try:
-            have |= set(get_decoder(ts).available_plugins)
-        except Exception:
-            pass
-    return [p for p in PYDICOM_PLUGINS if p in have]
-
-
-def pydicom_default_plugin(ts: str) -> str:
-    """The plugin pydicom's ``pixel_array`` uses when none is asked for."""
-    from pydicom.pixels.decoders.base import get_decoder
-
-    plugins = list(get_decoder(ts).available_plugins)
-    return plugins[0] if plugins else ""
+pydicom_plugins = with_pydicom.plugins_for
+pydicom_default_plugin = with_pydicom.default_plugin
 
 
 # ---------------------------------------------------------------------------
@@ -231,10 +198,7 @@ def _quiet(fn, *args):
 
 
 def transfer_syntax(path: str):
-    ds = rapidicom.open(path)
-    if not any(t in ds for t in _PIXEL_TAGS):
-        return None
-    return ds.transfer_syntax
+    return syntaxes.pixel_syntax(rapidicom.open(path))
 
 
 def reference(path: str, as_rgb: bool = True) -> np.ndarray:
@@ -254,33 +218,9 @@ def describe(path: str) -> str:
 
 
 def compare(got, ref, lossy: bool, tol: int) -> dict:
-    """{"ok": bool, "why": str|None, "max_diff": int|None, "mean_diff": float|None}."""
-    got = np.asarray(got)
-    res = {"ok": False, "why": None, "max_diff": None, "mean_diff": None}
-    if got.shape != ref.shape:
-        res["why"] = f"shape {got.shape} != {ref.shape}"
-        return res
-    if got.dtype.kind not in "iu" or got.dtype.itemsize != ref.dtype.itemsize \
-            or (got.dtype.kind != ref.dtype.kind
-                and not np.array_equal(got.astype(np.int64), ref.astype(np.int64))):
-        # Same bits with another signedness only counts when the values agree.
-        if got.dtype != ref.dtype:
-            res["why"] = f"dtype {got.dtype} != {ref.dtype}"
-            return res
-    d = np.abs(got.astype(np.int64) - ref.astype(np.int64))
-    res["max_diff"] = int(d.max()) if d.size else 0
-    res["mean_diff"] = float(d.mean()) if d.size else 0.0
-    if res["max_diff"] == 0:
-        res["ok"] = True
-    elif lossy and res["max_diff"] <= tol and res["mean_diff"] <= LOSSY_MEAN_TOLERANCE:
-        res["ok"] = True
-    else:
-        bad = int(np.count_nonzero(d))
-        res["why"] = (f"{bad} of {d.size} values differ, max |diff| {res['max_diff']}, "
-                      f"mean {res['mean_diff']:.3g}"
-                      + (f" (tolerance: max {tol}, mean {LOSSY_MEAN_TOLERANCE})" if lossy
-                         else " (lossless syntax)"))
-    return res
+    """{"ok": bool, "why": str|None, "max_diff": int|None, "mean_diff": float|None}
+    (``arrays.compare_arrays``; `tol` applies to lossy streams only)."""
+    return compare_arrays(got, ref, tol if lossy else 0).as_dict()
 
 
 def check(lib: str, path: str) -> dict:
@@ -308,49 +248,29 @@ def check(lib: str, path: str) -> dict:
     return res
 
 
-def _child_main() -> None:
-    """Child side of `check_in_child`: "lib<TAB>path" per stdin line, one
-    JSON result line per job.  Exits after the first job that is not right
+def _isolated_check(context, job) -> dict:
+    """Child side of `check_in_child`; a job that is not right ends the child
     (a library that failed may have corrupted its heap)."""
-    for line in sys.stdin:
-        lib, path = line.rstrip("\n").split("\t", 1)
-        print("START", flush=True)
-        res = check(lib, path)
-        print("RES " + json.dumps(res), flush=True)
-        if not res["ok"]:
-            return
+    lib, path = job
+    res = check(lib, path)
+    return {**res, "restart": not res["ok"]}
 
 
 def check_in_child(jobs: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
     """`check(lib, path)` for every job in a child process, restarted after a
     crash or a failed check; a crash is reported as the job's reason."""
+    outcomes = run_isolated("bench.codec_workloads:_isolated_check", [list(j) for j in jobs],
+                            sys_path=[str(_REPO)], cwd=str(_REPO))
     out: dict[tuple[str, str], dict] = {}
-    todo = list(jobs)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(_REPO)] + [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x]))
-    while todo:
-        proc = subprocess.run(
-            [sys.executable, "-c", "from bench.codec_workloads import _child_main; _child_main()"],
-            input="".join(f"{lib}\t{p}\n" for lib, p in todo), capture_output=True,
-            text=True, env=env, cwd=str(_REPO))
-        done, started = 0, False
-        for line in proc.stdout.splitlines():
-            if line == "START":
-                started = True
-            elif line.startswith("RES "):
-                out[todo[done]] = json.loads(line[4:])
-                done += 1
-                started = False
-        if not started:
-            if done == 0:
-                raise RuntimeError(f"codec check child failed: {proc.stderr[-2000:]}")
-            todo = todo[done:]
-            continue
-        rc = proc.returncode
-        how = f"signal {signal.Signals(-rc).name}" if rc < 0 else f"exit status {rc}"
-        out[todo[done]] = {"ok": False, "why": f"crashes the interpreter ({how})",
-                           "max_diff": None, "mean_diff": None}
-        todo = todo[done + 1:]
+    for job, outcome in zip(jobs, outcomes):
+        if outcome.kind == "done":
+            res = dict(outcome.value)
+            res.pop("restart", None)
+        else:
+            why = (f"crashes the interpreter ({outcome.value.replace('killed by ', '')})"
+                   if outcome.kind == "crashed" else f"{outcome.kind}: {outcome.value}")
+            res = {"ok": False, "why": why, "max_diff": None, "mean_diff": None}
+        out[job] = res
     return out
 
 

@@ -7,8 +7,9 @@ dicomsdl must run both workloads of ``bench/workloads.py`` ("open+12 attrs",
 "open+all values") without an exception, gdcm its "open+12 attrs"; and
 dicomsdl's and gdcm's UIDs/Rows/Columns must equal pydicom's, so that every
 library is timed on the same files.  dicomsdl and gdcm are probed in a child
-process, because dicomsdl crashes the interpreter (SIGSEGV) on a truncated
-file.  The files left out are listed with their reasons (``excluded()``).
+process (``rapidicom.benchmark.isolate``), because dicomsdl crashes the
+interpreter (SIGSEGV) on a truncated file.  The files left out are listed
+with their reasons (``excluded()``).
 
 Files are never read into memory beforehand; the benchmarks open them by
 path.  The probing here and the checks before timing read each file, so
@@ -18,14 +19,14 @@ from __future__ import annotations
 
 import functools
 import os
-import signal
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import data_store
 import pydicom
+from rapidicom.benchmark import corpus as benchmark_corpus
+from rapidicom.benchmark.corpus import walk
+from rapidicom.benchmark.isolate import run_isolated
 
 PYDICOM_DATA = Path(pydicom.__file__).parent / "data"
 PYDICOM_DATA_STORE = Path(data_store.__file__).parent / "data"
@@ -35,33 +36,15 @@ ROOTS = (
     PYDICOM_DATA_STORE,
 )
 
-# Files in those folders that are not DICOM Part 10 / raw datasets at all.
-NOT_DICOM_SUFFIXES = {".txt", ".md", ".json", ".dump", ".gz", ".icc", ".py", ".pyc"}
-NOT_DICOM_NAMES = {"README"}
-
 
 def candidates() -> list[Path]:
     """Every file under ROOTS that is not obviously something else, sorted."""
-    out = []
-    for root in ROOTS:
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
-            for name in sorted(filenames):
-                p = Path(dirpath) / name
-                if p.suffix.lower() in NOT_DICOM_SUFFIXES or p.name in NOT_DICOM_NAMES:
-                    continue
-                out.append(p)
-    return out
+    return [Path(p) for root in ROOTS for p in walk(root)]
 
 
 def file_id(path: Path) -> str:
     """A short, stable name: relative to pydicom's or pydicom-data's data folder."""
-    for root, prefix in ((PYDICOM_DATA, ""), (PYDICOM_DATA_STORE, "pydicom-data/")):
-        try:
-            return prefix + str(path.relative_to(root))
-        except ValueError:
-            pass
-    return str(path)
+    return benchmark_corpus.file_id(str(path))
 
 
 # In-process checks (pure Python or well-behaved on bad input) and the checks
@@ -72,7 +55,7 @@ _IN_CHILD = ("dicomsdl_12", "dicomsdl_all", "gdcm_12")
 _REPO = Path(__file__).resolve().parent.parent
 
 
-def _check(path: str, names, announce=None) -> dict[str, str]:
+def _check(path: str, names) -> dict[str, str]:
     """{library: reason} for each library whose workload raises on `path`, or
     (dicomsdl, gdcm) whose "open+12 attrs" UIDs/Rows/Columns differ from pydicom's."""
     from bench import workloads
@@ -82,8 +65,6 @@ def _check(path: str, names, announce=None) -> dict[str, str]:
         lib, what = name.split("_")
         if lib in reasons:
             continue
-        if announce:
-            announce(name)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -102,49 +83,30 @@ def _check(path: str, names, announce=None) -> dict[str, str]:
     return reasons
 
 
-def _child_main() -> None:
-    """Child side of `_check_in_child`: one path per stdin line."""
-    for line in sys.stdin:
-        path = line.rstrip("\n")
-        print("START", flush=True)
-        for reason in _check(path, _IN_CHILD, lambda n: print("TRY", n, flush=True)).values():
-            print("ERR", reason, flush=True)
-        print("DONE", flush=True)
+def _isolated_check(context, job) -> dict[str, str]:
+    """Child side of `_check_in_child`: one (workload name, path) job."""
+    name, path = job
+    return _check(path, (name,))
 
 
 def _check_in_child(paths: list[str]) -> dict[str, dict[str, str]]:
-    """`_check(p, _IN_CHILD)` for every path, surviving crashes of the child."""
+    """`_check(p, _IN_CHILD)` for every path, surviving crashes of the child
+    (``rapidicom.benchmark.isolate``: a crash costs the job it was on)."""
     out: dict[str, dict[str, str]] = {p: {} for p in paths}
-    todo = list(paths)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(_REPO)] + [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x]))
-    while todo:
-        proc = subprocess.run(
-            [sys.executable, "-c", "from bench.corpus import _child_main; _child_main()"],
-            input="".join(p + "\n" for p in todo), capture_output=True, text=True,
-            env=env, cwd=str(_REPO))
-        done = 0
-        current = trying = None
-        for line in proc.stdout.splitlines():
-            if line == "START":
-                current = todo[done]
-            elif line.startswith("TRY "):
-                trying = line[4:]
-            elif line == "DONE":
-                done += 1
-                current = None
-            elif line.startswith("ERR ") and current is not None:
-                reason = line[4:]
-                out[current][reason.split(" ", 1)[0]] = reason
-        if proc.returncode == 0 and done == len(todo):
-            break
-        if current is None:  # died outside a file: report, do not loop forever
-            raise RuntimeError(f"corpus probe child failed: {proc.stderr[-2000:]}")
-        sig = -proc.returncode if proc.returncode < 0 else None
-        how = f"signal {signal.Signals(sig).name}" if sig else f"exit status {proc.returncode}"
-        lib, what = trying.split("_") if trying else ("dicomsdl/gdcm", "probe")
-        out[current][lib] = f"{lib} {what}: crashed the interpreter ({how})"
-        todo = todo[done + 1:]
+    jobs = [(name, p) for p in paths for name in _IN_CHILD]
+    outcomes = run_isolated("bench.corpus:_isolated_check", jobs, sys_path=[str(_REPO)],
+                            cwd=str(_REPO))
+    for (name, path), outcome in zip(jobs, outcomes):
+        lib, what = name.split("_")
+        if outcome.kind == "done":
+            reasons = outcome.value
+        elif outcome.kind == "crashed":
+            reasons = {lib: f"{lib} {what}: crashed the interpreter "
+                            f"({outcome.value.replace('killed by ', '')})"}
+        else:
+            reasons = {lib: f"{lib} {what}: {outcome.kind}: {outcome.value}"}
+        for key, reason in reasons.items():
+            out[path].setdefault(key, reason)   # a library's first failure names it
     return out
 
 

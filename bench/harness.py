@@ -4,13 +4,17 @@ runner that fills ``extra_info``."""
 from __future__ import annotations
 
 import os
-import platform
 import statistics
 import subprocess
 import time
 import warnings
 
+from rapidicom.benchmark.report import machine
+
 from bench import corpus, workloads
+
+__all__ = ["PAGE_CACHE", "versions", "source_revision", "machine", "per_file_p50_us",
+           "run_benchmark"]
 
 PAGE_CACHE = "warm"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,18 +45,6 @@ def source_revision() -> str:
     return f"{head} (_core built {built})"
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return (f"{cpu}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
-
-
 def per_file_p50_us(fn, files, repeat: int = 3) -> float:
     """Median over files of each file's best-of-`repeat` time, in µs."""
     best = []
@@ -73,7 +65,8 @@ def run_benchmark(benchmark, fn, files, **extra):
     total = corpus.total_bytes(files)
     info = benchmark.extra_info
     info.update(files=len(files), total_bytes=total, excluded=len(corpus.excluded()),
-                page_cache=PAGE_CACHE, workload=fn.__name__, machine=machine(),
+                page_cache=PAGE_CACHE, workload=f"{fn.__module__}.{fn.__name__}",
+                machine=machine(),
                 rapidicom_source=source_revision(), **extra)
     benchmark(workloads.run, fn, files)
     stats = getattr(benchmark, "stats", None)

@@ -38,33 +38,25 @@ library is right.
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import dicomsdl
-import gdcm
 import numpy as np
 import pydicom
 import rapidicom
 from pydicom.uid import ExplicitVRLittleEndian, RLELossless, generate_uid
+from rapidicom.benchmark import syntaxes
+from rapidicom.benchmark.adapters import with_dicomsdl, with_gdcm, with_rapidicom
+from rapidicom.benchmark.arrays import compare_arrays
+from rapidicom.benchmark.isolate import run_isolated
 from rapidicom.pixels import pixel_array as _rd_pixel_array
 
 from bench import corpus
 
-dicomsdl.set_loglevel(dicomsdl.LogLevel.DISABLE)
-gdcm.Trace.SetWarning(False)
-gdcm.Trace.SetDebug(False)
-gdcm.Trace.SetError(False)
-
-RLE = "1.2.840.10008.1.2.5"
-NATIVE = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2.2",
-          "1.2.840.10008.1.2.1.99")
-_PIXEL_TAGS = (0x7FE00010, 0x7FE00008, 0x7FE00009)
+RLE = syntaxes.RLE_LOSSLESS
+NATIVE = tuple(sorted(syntaxes.NATIVE))
 _REPO = Path(__file__).resolve().parent.parent
 
 
@@ -74,13 +66,8 @@ _REPO = Path(__file__).resolve().parent.parent
 
 def _transfer_syntax(path: str):
     """(transfer syntax, has pixel data) as rapidicom reads the header."""
-    ds = rapidicom.open(path)
-    if not any(t in ds for t in _PIXEL_TAGS):
-        return None, False
-    ts = ds.transfer_syntax
-    if ts is None:
-        ts = "1.2.840.10008.1.2" if ds.is_little_endian else "1.2.840.10008.1.2.2"
-    return ts, True
+    ts = syntaxes.pixel_syntax(rapidicom.open(path))
+    return ts, ts is not None
 
 
 def split_by_syntax(files) -> dict[str, list[str]]:
@@ -101,8 +88,7 @@ def split_by_syntax(files) -> dict[str, list[str]]:
 # workloads
 # ---------------------------------------------------------------------------
 
-def rapidicom_pixels(path):
-    return rapidicom.open(path).pixel_array
+rapidicom_pixels = with_rapidicom.pixels
 
 
 def _rapidicom_threads(path, threads):
@@ -167,65 +153,15 @@ PYDICOM_RLE_PLUGIN = _pydicom_rle_plugin()
 
 
 def pydicom_pixels(path):
+    """pydicom's pixel_array; RLE with PYDICOM_RLE_PLUGIN when there is one."""
     ds = pydicom.dcmread(path)
     if PYDICOM_RLE_PLUGIN and ds.file_meta.get("TransferSyntaxUID") == RLE:
         ds.pixel_array_options(decoding_plugin=PYDICOM_RLE_PLUGIN)
     return ds.pixel_array
 
 
-_GDCM_DTYPES = {
-    gdcm.PixelFormat.UINT8: np.uint8, gdcm.PixelFormat.INT8: np.int8,
-    gdcm.PixelFormat.UINT12: np.uint16, gdcm.PixelFormat.INT12: np.int16,
-    gdcm.PixelFormat.UINT16: np.uint16, gdcm.PixelFormat.INT16: np.int16,
-    gdcm.PixelFormat.UINT32: np.uint32, gdcm.PixelFormat.INT32: np.int32,
-    gdcm.PixelFormat.UINT64: np.uint64, gdcm.PixelFormat.INT64: np.int64,
-    gdcm.PixelFormat.FLOAT32: np.float32, gdcm.PixelFormat.FLOAT64: np.float64,
-}
-_GDCM_SINGLEBIT = gdcm.PixelFormat.SINGLEBIT
-
-
-def gdcm_pixels(path):
-    reader = gdcm.ImageReader()
-    reader.SetFileName(path)
-    if not reader.Read():
-        raise ValueError("gdcm.ImageReader.Read returned False")
-    image = reader.GetImage()
-    pf = image.GetPixelFormat()
-    dims = image.GetDimensions()                     # [columns, rows(, frames)]
-    cols, rows = dims[0], dims[1]
-    frames = dims[2] if len(dims) > 2 else 1
-    spp = pf.GetSamplesPerPixel()
-    buf = image.GetBuffer().encode("utf-8", "surrogateescape")
-    scalar = pf.GetScalarType()
-    if scalar == _GDCM_SINGLEBIT:
-        n = frames * rows * cols * spp
-        arr = np.unpackbits(np.frombuffer(buf, np.uint8), bitorder="little")[:n]
-    else:
-        arr = np.frombuffer(buf, _GDCM_DTYPES[scalar])
-    if spp > 1 and image.GetPlanarConfiguration() == 1:
-        arr = np.moveaxis(arr.reshape(frames, spp, rows, cols), 1, -1)
-    else:
-        arr = arr.reshape((frames, rows, cols, spp) if spp > 1 else (frames, rows, cols))
-    return arr[0] if frames == 1 else arr
-
-
-def dicomsdl_pixels(path):
-    ds = dicomsdl.open(path)
-    info = ds.getPixelDataInfo()
-    frames, rows, cols = info["NumberOfFrames"] or 1, info["Rows"], info["Cols"]
-    spp = info["SamplesPerPixel"]
-    planar = spp > 1 and info["PlanarConfiguration"] == "RRRGGGBBB"
-    if spp == 1:
-        shape = (rows, cols)
-    else:
-        shape = (spp, rows, cols) if planar else (rows, cols, spp)
-    out = np.empty((frames,) + shape, dtype=info["dtype"])
-    copy = ds.copyFrameData
-    for i in range(frames):
-        copy(i, out[i])
-    if planar:
-        out = np.moveaxis(out, 1, -1)
-    return out[0] if frames == 1 else out
+gdcm_pixels = with_gdcm.pixels
+dicomsdl_pixels = with_dicomsdl.pixels
 
 
 WORKLOADS = {
@@ -288,20 +224,10 @@ def reference(path: str, lib: str = "rapidicom"):
 
 
 def difference(got, ref) -> str | None:
-    """None when `got` holds `ref`'s values in its shape; else what differs."""
-    got = np.asarray(got)
-    if got.shape != ref.shape:
-        return f"shape {got.shape} != {ref.shape}"
-    if got.dtype.kind != ref.dtype.kind or got.dtype.itemsize != ref.dtype.itemsize:
-        if not np.array_equal(got, ref):
-            return f"dtype {got.dtype} != {ref.dtype} and values differ"
-        return f"dtype {got.dtype} != {ref.dtype} (values equal)"
-    if not np.array_equal(got, ref):
-        bad = np.flatnonzero((got != ref).reshape(-1))
-        i = int(bad[0])
-        return (f"{bad.size} of {ref.size} values differ (first at flat index {i}: "
-                f"{got.reshape(-1)[i]!r} != {ref.reshape(-1)[i]!r})")
-    return None
+    """None when `got` holds `ref`'s values in its shape; else what differs
+    (``rapidicom.benchmark.arrays.compare_arrays``, exact)."""
+    result = compare_arrays(got, ref)
+    return None if result.ok else result.why
 
 
 def check(lib: str, path: str) -> str | None:
@@ -336,53 +262,29 @@ def check_reference(path: str) -> str | None:
     return None if why is None else f"rapidicom != pydicom: {why}"
 
 
-def _child_main() -> None:
-    """Child side of `check_in_child`: "lib<TAB>path" per stdin line.  Exits
-    after the first job that is not right: a library that raised may have
-    corrupted its heap (dicomsdl aborts or raises on the same file from one
-    run to the next), so the next job starts in a fresh process."""
-    for line in sys.stdin:
-        lib, path = line.rstrip("\n").split("\t", 1)
-        print("START", flush=True)
-        why = check(lib, path)
-        print("OK" if why is None else "BAD " + why.replace("\n", " "), flush=True)
-        if why is not None:
-            return
+def _isolated_check(context, job) -> dict:
+    """Child side of `check_in_child`.  A job that is not right ends the
+    child: a library that raised may have corrupted its heap (dicomsdl
+    aborts or raises on the same file from one run to the next), so the
+    next job starts in a fresh process."""
+    lib, path = job
+    why = check(lib, path)
+    return {"why": why, "restart": why is not None}
 
 
 def check_in_child(jobs: list[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
     """`check(lib, path)` for every (lib, path) in a child process, restarted
     after a crash or a failed check; a crash is reported as the job's reason."""
+    outcomes = run_isolated("bench.pixel_workloads:_isolated_check", [list(j) for j in jobs],
+                            sys_path=[str(_REPO)], cwd=str(_REPO))
     out: dict[tuple[str, str], str | None] = {}
-    todo = list(jobs)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
-        [str(_REPO)] + [x for x in os.environ.get("PYTHONPATH", "").split(os.pathsep) if x]))
-    while todo:
-        proc = subprocess.run(
-            [sys.executable, "-c", "from bench.pixel_workloads import _child_main; _child_main()"],
-            input="".join(f"{lib}\t{p}\n" for lib, p in todo), capture_output=True,
-            text=True, env=env, cwd=str(_REPO))
-        done = 0
-        started = False
-        for line in proc.stdout.splitlines():
-            if line == "START":
-                started = True
-            elif line == "OK" or line.startswith("BAD "):
-                out[todo[done]] = None if line == "OK" else line[4:]
-                done += 1
-                started = False
-        if not started:
-            # Finished, stopped after a failed check, or crashed on the way out
-            # (glibc finds the heap a failed check corrupted when the
-            # interpreter exits): the reported results stand.
-            if done == 0:
-                raise RuntimeError(f"pixel probe child failed: {proc.stderr[-2000:]}")
-            todo = todo[done:]
-            continue
-        rc = proc.returncode
-        how = f"signal {signal.Signals(-rc).name}" if rc < 0 else f"exit status {rc}"
-        out[todo[done]] = f"crashes the interpreter ({how})"
-        todo = todo[done + 1:]
+    for job, outcome in zip(jobs, outcomes):
+        if outcome.kind == "done":
+            out[job] = outcome.value["why"]
+        elif outcome.kind == "crashed":
+            out[job] = f"crashes the interpreter ({outcome.value.replace('killed by ', '')})"
+        else:
+            out[job] = f"{outcome.kind}: {outcome.value}"
     return out
 
 

@@ -1,19 +1,23 @@
 """Element-by-element comparison of a rapidicom Dataset with pydicom's reading.
 
 ``compare(ours, theirs)`` returns a list of human-readable differences (empty
-when the two agree).  Values are normalised to plain Python types first:
-pydicom's DSfloat/IS/PersonName/UID/MultiValue become float/int/str/list,
-bytes-like values become bytes.
+when the two agree).  Values are normalised to plain Python types first
+(``rapidicom.benchmark.values``, shared with ``rapidicom bench``): pydicom's
+DSfloat/IS/PersonName/UID/MultiValue become float/int/str/list, bytes-like
+values become bytes.
 """
 from __future__ import annotations
 
-import math
 import warnings
 
 import pydicom
 from pydicom.dataset import Dataset as PydicomDataset
-from pydicom.multival import MultiValue
-from pydicom.valuerep import PersonName
+
+from rapidicom.benchmark.values import normalise, same
+
+# The names other test modules import.
+_norm = normalise
+_equal = same
 
 
 def read_reference(source, force: bool = False, stop_before_pixels: bool = False):
@@ -21,34 +25,6 @@ def read_reference(source, force: bool = False, stop_before_pixels: bool = False
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pydicom.dcmread(source, force=force, stop_before_pixels=stop_before_pixels)
-
-
-def _norm(value):
-    if value is None:
-        return None
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value)
-    if isinstance(value, PersonName):
-        return str(value)
-    if isinstance(value, (MultiValue, list, tuple)):
-        return [_norm(v) for v in value]
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
-        return float(value)
-    if isinstance(value, str):
-        return str(value)
-    return value
-
-
-def _equal(a, b) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return a == b or (math.isnan(a) and math.isnan(b))
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b))
-    return type(a) is type(b) and a == b
 
 
 def _pydicom_element(ds: PydicomDataset, tag: int):
@@ -97,7 +73,7 @@ def compare(ours, theirs: PydicomDataset, path: str = "",
             for i, (a, b) in enumerate(zip(our_value, value)):
                 diffs.extend(compare(a, b, f"{where}[{i}]."))
             continue
-        a, b = _norm(our_value), _norm(value)
-        if not _equal(a, b):
+        a, b = normalise(our_value), normalise(value)
+        if not same(a, b):
             diffs.append(f"{where} {vr}: {a!r:.100} != pydicom {b!r:.100}")
     return diffs

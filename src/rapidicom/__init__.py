@@ -21,6 +21,7 @@ from rapidicom._core import (
     open,
     tag_for_keyword,
 )
+from rapidicom.limits import Limits, get_default_limits, set_default_limits
 
 from rapidicom.lut import (
     apply_modality_lut,
@@ -30,6 +31,7 @@ from rapidicom.lut import (
     apply_windowing,
 )
 from rapidicom.pixels import Pixels, available_decoders
+from rapidicom.series import SeriesError, SeriesFiles, Volume, find_series, read_series
 
 __version__ = "0.2.0"
 
@@ -40,9 +42,13 @@ __all__ = [
     "Element",
     "InvalidDicomError",
     "LimitExceededError",
+    "Limits",
     "Pixels",
+    "SeriesError",
+    "SeriesFiles",
     "TruncatedError",
     "UnsupportedError",
+    "Volume",
     "apply_modality_lut",
     "apply_palette",
     "apply_voi",
@@ -51,7 +57,11 @@ __all__ = [
     "available_decoders",
     "dictionary_entry",
     "dictionary_vr",
+    "find_series",
+    "get_default_limits",
     "keyword_for_tag",
     "open",
+    "read_series",
+    "set_default_limits",
     "tag_for_keyword",
 ]

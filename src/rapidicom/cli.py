@@ -421,4 +421,54 @@ def _run_decode(args) -> int:
     return 0
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_dump, _add_decode]
+# ---------------------------------------------------------------------------
+# ingest (the work is in rapidicom.ingest, imported only when it runs: it needs pyarrow)
+# ---------------------------------------------------------------------------
+
+
+def _add_ingest(sub) -> None:
+    p = sub.add_parser(
+        "ingest", help="index the headers of a tree of files into a Parquet file",
+        description="Walk DIR and write one row per file (path, size, mtime, transfer "
+                    "syntax, UIDs, patient/study/series/image attributes, --keys, error) "
+                    "to a Parquet file.  Files already in OUT are skipped unless --force.")
+    p.add_argument("dir", metavar="DIR", help="folder to index (or one file)")
+    p.add_argument("-o", "--out", required=True, metavar="OUT", help="Parquet file to write")
+    p.add_argument("--keys", action="append", metavar="KEYS",
+                   help="extra columns: keywords or tags, comma-separated, e.g. "
+                        "'ImageType,(0018,0050),0x00091001' (repeatable)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="worker processes (default 1: read in this process)")
+    p.add_argument("--follow-symlinks", action="store_true",
+                   help="follow symbolic links (directory loops are detected)")
+    p.add_argument("--force", action="store_true",
+                   help="index everything again instead of resuming from OUT")
+    p.add_argument("--lenient", action="store_true",
+                   help="accept values cut short at the end of a file")
+    p.add_argument("--batch-size", type=int, default=256, metavar="N",
+                   help="files per task sent to a worker (default 256)")
+    p.add_argument("--row-group-size", type=int, default=65536, metavar="N",
+                   help="rows per Parquet row group (default 65536)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="no progress line and no summary")
+
+    def run(args) -> int:
+        from rapidicom.ingest import run_command
+        return run_command(args)
+
+    p.set_defaults(func=run)
+
+
+# ---------------------------------------------------------------------------
+# bench (the work is done in rapidicom.benchmark)
+# ---------------------------------------------------------------------------
+
+
+def _add_bench(sub) -> None:
+    from rapidicom.benchmark.command import add_parser
+
+    add_parser(sub)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
+    _add_dump, _add_decode, _add_ingest, _add_bench]
