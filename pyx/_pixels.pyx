@@ -134,6 +134,17 @@ def ybr_full_to_rgb(uint8_t[::1] pixels):
             c.rd_ybr_full_to_rgb_u8(&pixels[0], n)
 
 
+def ybr_full_to_rgb_copy(const uint8_t[::1] src, uint8_t[::1] out):
+    """YBR_FULL triples of `src` converted to RGB into `out` (same size, not
+    overlapping): one pass instead of a copy and a conversion."""
+    cdef uint64_t n = out.shape[0] // 3
+    if <uint64_t>src.shape[0] < 3 * n:
+        raise ValueError("ybr_full_to_rgb_copy: the source is shorter than the output")
+    with nogil:
+        if n:
+            c.rd_ybr_full_to_rgb_u8_copy(&src[0], &out[0], n)
+
+
 def frame_table(const uint8_t[::1] data, const uint64_t[::1] item_offsets,
                 const uint64_t[::1] item_lengths, object eot, uint64_t nframes):
     """Frames of encapsulated Pixel Data as a list of (first, count) fragment

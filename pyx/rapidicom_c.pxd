@@ -145,6 +145,7 @@ cdef extern from "rapidicom.h" nogil:
     rd_status rd_rle_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
                                   uint8_t *dst, uint64_t dst_cap, rd_error *err)
     void rd_ybr_full_to_rgb_u8(uint8_t *pixels, uint64_t count)
+    void rd_ybr_full_to_rgb_u8_copy(const uint8_t *src, uint8_t *dst, uint64_t count)
 
     ctypedef struct rd_frame_span:
         uint32_t first

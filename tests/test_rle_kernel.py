@@ -278,6 +278,25 @@ def test_ybr_full_to_rgb_exhaustive(path, request):
         "sgemm with FMA; a BLAS without FMA rounds G differently for 42 inputs.")
 
 
+def test_ybr_full_to_rgb_copy_equals_in_place(lib):
+    """rd_ybr_full_to_rgb_u8_copy gives the in-place result in `dst` and
+    leaves `src` alone, for every length around the 16-pixel vector blocks."""
+    lib.rd_ybr_full_to_rgb_u8_copy.argtypes = [ctypes.c_void_p, ctypes.c_void_p,
+                                                ctypes.c_uint64]
+    lib.rd_ybr_full_to_rgb_u8_copy.restype = None
+    rng = np.random.default_rng(11)
+    for count in (*range(0, 50), 1000, 4099):
+        src = rng.integers(0, 256, (count, 3), dtype=np.uint8)
+        before = src.copy()
+        want = src.copy()
+        lib.rd_ybr_full_to_rgb_u8(want.ctypes.data, count)
+        dst = np.full((count + 1, 3), 7, np.uint8)   # one guard pixel
+        lib.rd_ybr_full_to_rgb_u8_copy(src.ctypes.data, dst.ctypes.data, count)
+        assert np.array_equal(src, before)
+        assert np.array_equal(dst[:count], want), count
+        assert (dst[count] == 7).all()
+
+
 def test_ybr_full_to_rgb_in_place_and_empty(lib):
     from pydicom.pixels.processing import convert_color_space
 

@@ -54,9 +54,10 @@
  * Building with -DRD_NO_SIMD leaves only the scalar path (tests use it to
  * check both paths on every input).
  *
- * Invariants: reads and writes exactly 3 * count bytes at `pixels`; each
- * pixel depends only on itself, so the result does not depend on how an
- * image is split into calls.
+ * Invariants: reads 3 * count bytes at `src` and writes as many at `dst`
+ * (the same buffer for the in-place call); each pixel is read before it is
+ * written and depends only on itself, so the result does not depend on how
+ * an image is split into calls.
  */
 #include "rd_common.h"
 
@@ -85,13 +86,12 @@ round_clip(float v)
 }
 
 static void
-ybr_full_to_rgb_scalar(uint8_t *pixels, uint64_t count)
+ybr_full_to_rgb_scalar(const uint8_t *src, uint8_t *dst, uint64_t count)
 {
     /* Per-call tables of the exact products (1 KiB of work, 4.5 KiB of
      * stack); nothing global, so the function stays reentrant. */
     double cb_g[256], cr_g[256], cb_b[256];
     int cr_r[256];
-    uint8_t *p = pixels;
     uint64_t i;
     int k;
 
@@ -104,16 +104,16 @@ ybr_full_to_rgb_scalar(uint8_t *pixels, uint64_t count)
         cb_b[k] = d * CB_TO_B;
         cr_r[k] = f - (h < (double)f); /* floor(h) */
     }
-    for (i = 0; i < count; i++, p += 3) {
-        int y = p[0];
+    for (i = 0; i < count; i++, src += 3, dst += 3) {
+        int y = src[0], cb = src[1], cr = src[2]; /* read before dst is written */
         double yd = (double)y;
-        float t = (float)(yd + cb_g[p[1]]);
-        float g = (float)((double)t + cr_g[p[2]]);
-        float b = (float)(yd + cb_b[p[1]]);
+        float t = (float)(yd + cb_g[cb]);
+        float g = (float)((double)t + cr_g[cr]);
+        float b = (float)(yd + cb_b[cb]);
 
-        p[0] = clamp_u8(y + cr_r[p[2]]);
-        p[1] = round_clip(g);
-        p[2] = round_clip(b);
+        dst[0] = clamp_u8(y + cr_r[cr]);
+        dst[1] = round_clip(g);
+        dst[2] = round_clip(b);
     }
 }
 
@@ -159,7 +159,7 @@ narrow16(__m256i lo, __m256i hi)
  * and Cr vectors, and three per output vector interleave R, G, B again.
  */
 RD_TARGET_AVX2 static uint64_t
-ybr_full_to_rgb_avx2(uint8_t *pixels, uint64_t count)
+ybr_full_to_rgb_avx2(const uint8_t *src, uint8_t *dst, uint64_t count)
 {
     /* Shuffle masks [channel][16-byte vector][byte]; -128 selects zero. */
     int8_t split[3][3][16], join[3][3][16];
@@ -183,7 +183,8 @@ ybr_full_to_rgb_avx2(uint8_t *pixels, uint64_t count)
         }
 
     for (; count - done >= 16; done += 16) {
-        uint8_t *p = pixels + 3 * done;
+        const uint8_t *p = src + 3 * done;
+        uint8_t *q = dst + 3 * done;
         __m128i in[3], channel[3];
         __m256i r[2], g[2], b[2];
         int half;
@@ -212,7 +213,7 @@ ybr_full_to_rgb_avx2(uint8_t *pixels, uint64_t count)
         channel[1] = narrow16(g[0], g[1]);
         channel[2] = narrow16(b[0], b[1]);
         for (s = 0; s < 3; s++)
-            _mm_storeu_si128((__m128i *)(p + 16 * s), _mm_or_si128(
+            _mm_storeu_si128((__m128i *)(q + 16 * s), _mm_or_si128(
                 _mm_or_si128(_mm_shuffle_epi8(channel[0], join_mask[0][s]),
                              _mm_shuffle_epi8(channel[1], join_mask[1][s])),
                 _mm_shuffle_epi8(channel[2], join_mask[2][s])));
@@ -222,14 +223,20 @@ ybr_full_to_rgb_avx2(uint8_t *pixels, uint64_t count)
 #endif
 
 void
-rd_ybr_full_to_rgb_u8(uint8_t *pixels, uint64_t count)
+rd_ybr_full_to_rgb_u8_copy(const uint8_t *src, uint8_t *dst, uint64_t count)
 {
     uint64_t done = 0;
 
 #ifdef RD_YBR_SIMD
     /* Reads CPU flags the runtime filled in at load time; no state of ours. */
     if (count >= 16 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        done = ybr_full_to_rgb_avx2(pixels, count);
+        done = ybr_full_to_rgb_avx2(src, dst, count);
 #endif
-    ybr_full_to_rgb_scalar(pixels + 3 * done, count - done);
+    ybr_full_to_rgb_scalar(src + 3 * done, dst + 3 * done, count - done);
+}
+
+void
+rd_ybr_full_to_rgb_u8(uint8_t *pixels, uint64_t count)
+{
+    rd_ybr_full_to_rgb_u8_copy(pixels, pixels, count);
 }

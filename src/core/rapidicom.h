@@ -306,6 +306,14 @@ rd_rle_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
 void
 rd_ybr_full_to_rgb_u8(uint8_t *pixels, uint64_t count);
 
+/*
+ * The same conversion from `src` into `dst` (3 * count bytes each), so a
+ * stored frame converts in the one pass that copies it.  `src` and `dst`
+ * are either the same buffer or do not overlap.
+ */
+void
+rd_ybr_full_to_rgb_u8_copy(const uint8_t *src, uint8_t *dst, uint64_t count);
+
 /* ------------------------------------------------------------------------- */
 /* Encapsulated frames and native layouts                                     */
 /* ------------------------------------------------------------------------- */

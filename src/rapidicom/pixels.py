@@ -471,12 +471,26 @@ class Pixels:
 
     def _decode_into(self, index: int, out: np.ndarray, as_rgb: bool):
         flat = out.reshape(-1).view(np.uint8)
+        converts = self._converts_to_rgb(as_rgb)
         if self.is_compressed:
             self._decode_encapsulated(index, flat)
+        elif converts and self._stored_as_ybr_triples():
+            # Stored YBR_FULL triples: converted in the pass that copies them.
+            self._check_native_length()
+            size = self._native_frame_bytes()
+            _pixels.ybr_full_to_rgb_copy(self._element.raw[index * size:(index + 1) * size],
+                                         flat)
+            return
         else:
             self._decode_native(index, flat)
-        if self._converts_to_rgb(as_rgb):
+        if converts:
             _pixels.ybr_full_to_rgb(flat)
+
+    def _stored_as_ybr_triples(self) -> bool:
+        """Native YBR_FULL stored as interleaved 8-bit triples that need no
+        other change (not 4:2:2, not planar, no byte swapping or masking)."""
+        return (self.photometric_interpretation == "YBR_FULL"
+                and self.planar_configuration == 0 and self._native_flags() == 0)
 
     def _decode_native(self, index: int, flat: np.ndarray):
         self._check_native_length()
