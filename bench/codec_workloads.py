@@ -87,6 +87,10 @@ import rapidicom
 from pydicom.encaps import encapsulate
 from pydicom.uid import generate_uid
 from rapidicom.benchmark import syntaxes
+from rapidicom.benchmark.syntaxes import (
+    HTJ2K, HTJ2K_LOSSLESS, HTJ2K_LOSSLESS_RPCL, JPEG_2000, JPEG_2000_LOSSLESS, JPEG_BASELINE,
+    JPEG_EXTENDED, JPEG_LOSSLESS, JPEG_LOSSLESS_SV1, JPEG_LS_LOSSLESS, JPEG_LS_NEAR_LOSSLESS,
+    LOSSY)
 from rapidicom.benchmark.adapters import with_pydicom
 from rapidicom.benchmark.adapters.with_dicomsdl import pixels as dicomsdl_pixels
 from rapidicom.benchmark.adapters.with_gdcm import pixels as gdcm_pixels
@@ -98,32 +102,19 @@ from bench import corpus
 
 _REPO = Path(__file__).resolve().parent.parent
 
-JPEG_BASELINE = syntaxes.JPEG_BASELINE
-JPEG_EXTENDED = syntaxes.JPEG_EXTENDED
-JPEG_LOSSLESS = syntaxes.JPEG_LOSSLESS
-JPEG_LOSSLESS_SV1 = syntaxes.JPEG_LOSSLESS_SV1
-JPEG_LS_LOSSLESS = syntaxes.JPEG_LS_LOSSLESS
-JPEG_LS_NEAR = syntaxes.JPEG_LS_NEAR_LOSSLESS
-J2K_LOSSLESS = syntaxes.JPEG_2000_LOSSLESS
-J2K = syntaxes.JPEG_2000
-HTJ2K_LOSSLESS = syntaxes.HTJ2K_LOSSLESS
-HTJ2K_LOSSLESS_RPCL = syntaxes.HTJ2K_LOSSLESS_RPCL
-HTJ2K = syntaxes.HTJ2K
-
 FAMILY = {
     JPEG_BASELINE: "JPEG", JPEG_EXTENDED: "JPEG",
     JPEG_LOSSLESS: "JPEG lossless", JPEG_LOSSLESS_SV1: "JPEG lossless",
-    JPEG_LS_LOSSLESS: "JPEG-LS", JPEG_LS_NEAR: "JPEG-LS",
-    J2K_LOSSLESS: "JPEG 2000", J2K: "JPEG 2000",
+    JPEG_LS_LOSSLESS: "JPEG-LS", JPEG_LS_NEAR_LOSSLESS: "JPEG-LS",
+    JPEG_2000_LOSSLESS: "JPEG 2000", JPEG_2000: "JPEG 2000",
     HTJ2K_LOSSLESS: "HTJ2K", HTJ2K_LOSSLESS_RPCL: "HTJ2K", HTJ2K: "HTJ2K",
 }
 SHORT = {JPEG_BASELINE: "JPEG baseline", JPEG_EXTENDED: "JPEG extended",
          JPEG_LOSSLESS: "JPEG lossless", JPEG_LOSSLESS_SV1: "JPEG lossless SV1",
-         JPEG_LS_LOSSLESS: "JPEG-LS lossless", JPEG_LS_NEAR: "JPEG-LS near-lossless",
-         J2K_LOSSLESS: "J2K lossless", J2K: "J2K", HTJ2K_LOSSLESS: "HTJ2K lossless",
+         JPEG_LS_LOSSLESS: "JPEG-LS lossless", JPEG_LS_NEAR_LOSSLESS: "JPEG-LS near-lossless",
+         JPEG_2000_LOSSLESS: "J2K lossless", JPEG_2000: "J2K", HTJ2K_LOSSLESS: "HTJ2K lossless",
          HTJ2K_LOSSLESS_RPCL: "HTJ2K lossless RPCL", HTJ2K: "HTJ2K"}
-LOSSY = syntaxes.LOSSY
-J2K_SYNTAXES = {J2K_LOSSLESS, J2K, HTJ2K_LOSSLESS, HTJ2K_LOSSLESS_RPCL, HTJ2K}
+J2K_SYNTAXES = {JPEG_2000_LOSSLESS, JPEG_2000, HTJ2K_LOSSLESS, HTJ2K_LOSSLESS_RPCL, HTJ2K}
 
 
 def lossy_tolerance(path: str) -> int:
@@ -559,7 +550,7 @@ def make_jpegls(folder, near: int) -> tuple[str, np.ndarray]:
 
     img = ct_like()
     frame = bytes(jpeg_ls.encode_array(img, lossy_error=near))
-    ts = JPEG_LS_NEAR if near else JPEG_LS_LOSSLESS
+    ts = JPEG_LS_NEAR_LOSSLESS if near else JPEG_LS_LOSSLESS
     ds = _dataset(ts, [frame], SIZE, SIZE)
     return _save(ds, folder, f"jpegls_near{near}_{SIZE}_16bit.dcm"), img
 
@@ -570,7 +561,7 @@ def make_j2k(folder, lossy: bool) -> tuple[str, np.ndarray]:
     img = ct_like()
     kw = {"compression_ratios": [20.0]} if lossy else {}
     frame = openjpeg.encode(img, bits_stored=12, photometric_interpretation=2, **kw)
-    ds = _dataset(J2K if lossy else J2K_LOSSLESS, [frame], SIZE, SIZE)
+    ds = _dataset(JPEG_2000 if lossy else JPEG_2000_LOSSLESS, [frame], SIZE, SIZE)
     return _save(ds, folder, f"j2k_{'lossy' if lossy else 'lossless'}_{SIZE}_16bit.dcm"), img
 
 
@@ -587,7 +578,7 @@ def make_j2k_multiframe(folder) -> tuple[str, np.ndarray]:
 
     arr = np.stack([ct_like(MF_SIZE, MF_SIZE, frame=f) for f in range(MF_FRAMES)])
     frames = [openjpeg.encode(a, bits_stored=12, photometric_interpretation=2) for a in arr]
-    ds = _dataset(J2K_LOSSLESS, frames, MF_SIZE, MF_SIZE, n_frames=MF_FRAMES)
+    ds = _dataset(JPEG_2000_LOSSLESS, frames, MF_SIZE, MF_SIZE, n_frames=MF_FRAMES)
     return _save(ds, folder, f"j2k_lossless_{MF_FRAMES}x{MF_SIZE}_16bit.dcm"), arr
 
 
@@ -649,22 +640,22 @@ SPECS = (
     Spec("JPEG lossless SV1 2048² 16-bit", "JPEG lossless", (JPEG_LOSSLESS_SV1,),
          source=("make", "make_ljpeg", (), 0),
          notes=("tests/test_ljpeg_kernel.py's encoder, precision 12, predictor 1",)),
-    Spec("JPEG-LS corpus", "JPEG-LS", (JPEG_LS_LOSSLESS, JPEG_LS_NEAR),
+    Spec("JPEG-LS corpus", "JPEG-LS", (JPEG_LS_LOSSLESS, JPEG_LS_NEAR_LOSSLESS),
          source=("corpus", "syntax")),
     Spec("JPEG-LS lossless 2048² 16-bit", "JPEG-LS", (JPEG_LS_LOSSLESS,),
          source=("make", "make_jpegls", (0,), 0),
          notes=("pyjpegls encode_array (CharLS), NEAR 0",)),
-    Spec("JPEG-LS near-lossless 2048² 16-bit", "JPEG-LS", (JPEG_LS_NEAR,),
+    Spec("JPEG-LS near-lossless 2048² 16-bit", "JPEG-LS", (JPEG_LS_NEAR_LOSSLESS,),
          source=("make", "make_jpegls", (3,), 3),
          notes=("pyjpegls encode_array (CharLS), NEAR 3 (decoders must agree exactly)",)),
-    Spec("J2K lossless corpus", "JPEG 2000", (J2K_LOSSLESS,), _OPJ,
+    Spec("J2K lossless corpus", "JPEG 2000", (JPEG_2000_LOSSLESS,), _OPJ,
          source=("corpus", "syntax")),
-    Spec("J2K lossy corpus", "JPEG 2000", (J2K,), _OPJ, source=("corpus", "syntax")),
-    Spec("J2K lossless 2048² 16-bit", "JPEG 2000", (J2K_LOSSLESS,), _OPJ,
+    Spec("J2K lossy corpus", "JPEG 2000", (JPEG_2000,), _OPJ, source=("corpus", "syntax")),
+    Spec("J2K lossless 2048² 16-bit", "JPEG 2000", (JPEG_2000_LOSSLESS,), _OPJ,
          source=("make", "make_j2k", (False,), 0),
          notes=("openjpeg.encode (pylibjpeg-openjpeg): 5/3, 6 resolutions, 1 tile, "
                 "64×64 code-blocks, LRCP",)),
-    Spec("J2K lossy 2048² 16-bit", "JPEG 2000", (J2K,), _OPJ,
+    Spec("J2K lossy 2048² 16-bit", "JPEG 2000", (JPEG_2000,), _OPJ,
          source=("make", "make_j2k", (True,), None),
          notes=("openjpeg.encode: 9/7, compression ratio 20",)),
     Spec("HTJ2K lossless 2048² 16-bit", "HTJ2K", (HTJ2K_LOSSLESS,), _OPJ,
@@ -673,7 +664,7 @@ SPECS = (
     Spec("HTJ2K lossy 2048² 16-bit", "HTJ2K", (HTJ2K,), _OPJ,
          source=("make", "make_htj2k", (True,), None),
          notes=("ojph_compress -qstep 0.002 (9/7)",)),
-    Spec("J2K multi-frame 16×512² 16-bit", "JPEG 2000", (J2K_LOSSLESS,), _T_OPJ,
+    Spec("J2K multi-frame 16×512² 16-bit", "JPEG 2000", (JPEG_2000_LOSSLESS,), _T_OPJ,
          source=("make", "make_j2k_multiframe", (), 0),
          notes=("16 frames, each openjpeg.encode lossless; Basic Offset Table",)),
 )

@@ -14,7 +14,7 @@ from rapidicom.benchmark.report import machine
 from bench import corpus, workloads
 
 __all__ = ["PAGE_CACHE", "versions", "source_revision", "machine", "per_file_p50_us",
-           "run_benchmark"]
+           "record_median", "run_benchmark"]
 
 PAGE_CACHE = "warm"
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -60,6 +60,20 @@ def per_file_p50_us(fn, files, repeat: int = 3) -> float:
     return statistics.median(best) * 1e6
 
 
+def record_median(benchmark, decoded_bytes: int) -> float | None:
+    """The median round of a `benchmark` that has run, also put into its
+    ``extra_info`` with the MB/s of `decoded_bytes` per round
+    (``median_round_s``, ``MB_per_s``).  None under --benchmark-disable:
+    the workload ran once, untimed, and there is nothing to report."""
+    stats = getattr(benchmark, "stats", None)
+    if stats is None:
+        return None
+    median = stats.stats.median
+    benchmark.extra_info.update(median_round_s=median,
+                                MB_per_s=round(decoded_bytes / median / 1e6, 1))
+    return median
+
+
 def run_benchmark(benchmark, fn, files, **extra):
     """Time one round = `fn` over every file; fill extra_info."""
     total = corpus.total_bytes(files)
@@ -69,11 +83,8 @@ def run_benchmark(benchmark, fn, files, **extra):
                 machine=machine(),
                 rapidicom_source=source_revision(), **extra)
     benchmark(workloads.run, fn, files)
-    stats = getattr(benchmark, "stats", None)
-    if stats is None:  # --benchmark-disable: ran once, nothing to report
+    median = record_median(benchmark, total)
+    if median is None:
         return
-    median = stats.stats.median
-    info["median_round_s"] = median
     info["median_us_per_file"] = round(median / len(files) * 1e6, 2)
-    info["MB_per_s"] = round(total / median / 1e6, 1)
     info["file_p50_us"] = round(per_file_p50_us(fn, files), 2)

@@ -40,10 +40,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import argparse  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
-import logging  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-import warnings  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
 
@@ -53,6 +51,7 @@ import pydicom  # noqa: E402
 from bench import corpus  # noqa: E402
 from bench.harness import machine, source_revision  # noqa: E402
 
+from rapidicom.benchmark.adapters.with_pydicom import quiet  # noqa: E402
 import rapidicom.pydicom as plugin  # noqa: E402  (installs it: undone at once)
 
 plugin.uninstall()
@@ -81,21 +80,6 @@ def plugin_installed(on: bool):
         yield
     finally:
         plugin.uninstall()
-
-
-@contextmanager
-def quiet():
-    """No warnings or pydicom log records (pydicom warns about odd files and
-    logs every failed plugin attempt with a traceback)."""
-    logger = logging.getLogger("pydicom")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
 
 
 def pixel_array(path: str) -> np.ndarray:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import pytest
 
 from bench import codec_workloads as cw
-from bench.harness import PAGE_CACHE, machine, source_revision
+from bench.harness import PAGE_CACHE, machine, record_median, source_revision
 
 _MEDIANS: dict[tuple[str, str], float] = {}
 
@@ -70,13 +70,10 @@ def test_codec(benchmark, codec_builder, name, lib):
         marked={cw.fid(p): w for p, w in group.marks(lib).items()},
         left_out={cw.fid(p): w for p, w in group.dropped.items()}, notes=group.notes)
     benchmark(cw.run, group.libs[lib], group.timed)
-    stats = getattr(benchmark, "stats", None)
-    if stats is None:       # --benchmark-disable: ran once, nothing to report
+    median = record_median(benchmark, group.decoded_bytes())
+    if median is None:
         return
-    median = stats.stats.median
     _MEDIANS[(name, lib)] = median
-    info["median_round_s"] = median
-    info["MB_per_s"] = round(group.decoded_bytes() / median / 1e6, 1)
     base = _MEDIANS.get((name, "rapidicom"))
     if base:
         info["ratio_vs_rapidicom"] = round(median / base, 3)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import pytest
 
 from bench import pixel_workloads as pw
-from bench.harness import PAGE_CACHE, machine, source_revision
+from bench.harness import PAGE_CACHE, machine, record_median, source_revision
 
 _MEDIANS: dict[tuple[str, str], float] = {}
 
@@ -67,13 +67,10 @@ def _run(benchmark, group: pw.Group, lib: str) -> None:
     if group.name in (pw.RLE_GROUP, pw.MF_RLE_GROUP):
         info["pydicom_rle_plugin"] = pw.PYDICOM_RLE_PLUGIN or "default"
     benchmark(pw.run, group.libs[lib], group.timed)
-    stats = getattr(benchmark, "stats", None)
-    if stats is None:  # --benchmark-disable: ran once, nothing to report
+    median = record_median(benchmark, group.decoded_bytes())
+    if median is None:
         return
-    median = stats.stats.median
     _MEDIANS[(group.name, lib)] = median
-    info["median_round_s"] = median
-    info["MB_per_s"] = round(group.decoded_bytes() / median / 1e6, 1)
     info["input_MB_per_s"] = round(group.input_bytes() / median / 1e6, 1)
     if group.name == pw.YBR_GROUP:
         info["GB_per_s"] = round(group.decoded_bytes() / median / 1e9, 3)

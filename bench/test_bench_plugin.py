@@ -21,7 +21,7 @@ import pytest
 
 from bench import corpus
 from bench import plugin_report as pr
-from bench.harness import PAGE_CACHE, machine, source_revision
+from bench.harness import PAGE_CACHE, machine, record_median, source_revision
 
 _MEDIANS: dict[tuple[str, str], float] = {}
 GROUPS = ["all", "RLE", "JPEG", "JPEG lossless", "JPEG-LS", "JPEG 2000", "HTJ2K"]
@@ -55,13 +55,10 @@ def test_pydicom_pixel_array(benchmark, plugin_files, family, mode):
                 left_out={corpus.file_id(p): w for p, w in plugin_files.left_out.items()})
     with pr.quiet(), pr.plugin_installed(mode != "pydicom"):
         benchmark(pr.decode_all, files)
-    stats = getattr(benchmark, "stats", None)
-    if stats is None:       # --benchmark-disable: ran once, nothing to report
+    median = record_median(benchmark, plugin_files.bytes_of(family))
+    if median is None:
         return
-    median = stats.stats.median
     _MEDIANS[(family, mode)] = median
-    info["median_round_s"] = median
-    info["MB_per_s"] = round(plugin_files.bytes_of(family) / median / 1e6, 1)
     base = _MEDIANS.get((family, "pydicom"))
     if mode != "pydicom" and base:
         info["speedup_vs_pydicom"] = round(base / median, 3)

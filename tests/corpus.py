@@ -53,6 +53,21 @@ def dicom_files() -> list[Path]:
     return [p for p in all_files() if classify(p) is None]
 
 
+def opened_files():
+    """``(path, Dataset)`` for each file of ``dicom_files()`` that
+    ``rapidicom.open`` reads strictly, one at a time (a generator: only the
+    datasets the caller keeps stay mapped).  The files it refuses, the
+    truncated ones, are passed over: test_parity.py covers them."""
+    import rapidicom   # here: listing files must not need the built package
+
+    for path in dicom_files():
+        try:
+            ds = rapidicom.open(path)
+        except rapidicom.DicomError:
+            continue
+        yield path, ds
+
+
 def other_files() -> list[tuple[Path, str]]:
     return [(p, r) for p in all_files() if (r := classify(p)) is not None]
 

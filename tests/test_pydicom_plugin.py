@@ -19,8 +19,6 @@ sees the plugin.
 """
 from __future__ import annotations
 
-import logging
-import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -30,7 +28,8 @@ from pydicom.pixels.decoders import base as pydicom_decoders
 from pydicom.pixels.decoders.base import get_decoder
 
 import rapidicom
-from corpus import PYDICOM_DATA, PYDICOM_DATA_STORE, dicom_files, file_id
+from rapidicom.benchmark.adapters.with_pydicom import quiet
+from corpus import PYDICOM_DATA, PYDICOM_DATA_STORE, file_id, opened_files
 from test_pixels_parity import LOSSY_TOLERANCE, PYDICOM_REFUSES_WE_DECODE
 
 DEFLATED_FRAMES = "1.2.840.10008.1.2.8.1"
@@ -101,41 +100,19 @@ def rapidicom_calls():
     yield calls
 
 
-@contextmanager
-def _quiet():
-    """No warnings, and none of pydicom's log records: it logs every failed
-    plugin attempt with a traceback; the tests check failures themselves."""
-    logger = logging.getLogger("pydicom")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
-
-
 def _header(path):
-    with _quiet():
+    with quiet():
         return pydicom.dcmread(path, stop_before_pixels=True)
 
 
 def _pixel_array(path):
-    with _quiet():
+    with quiet():
         return pydicom.dcmread(path).pixel_array
 
 
 def _compressed_files():
-    out = []
-    for path in dicom_files():
-        try:
-            ds = rapidicom.open(path)
-        except rapidicom.DicomError:
-            continue  # truncated files: covered by test_parity
-        if 0x7FE00010 in ds and ds.transfer_syntax in plugin.DECODER_DEPENDENCIES:
-            out.append(path)
-    return out
+    return [path for path, ds in opened_files()
+            if 0x7FE00010 in ds and ds.transfer_syntax in plugin.DECODER_DEPENDENCIES]
 
 
 FILES = _compressed_files()
@@ -275,7 +252,7 @@ def _reference_frames(path, ds):
         if size <= WHOLE_REFERENCE_MAX_BYTES:
             arr = _pixel_array(path)
             return dict(enumerate(arr if frames > 1 else arr[np.newaxis]))
-        with _quiet():
+        with quiet():
             return {i: pydicom.pixels.pixel_array(path, index=i)
                     for i in (0, frames // 2, frames - 1)}
     except Exception:
@@ -315,7 +292,7 @@ def test_pixel_properties_equal_pydicom_without_plugin(path):
     """The Image Pixel values pydicom reports with the array (YBR_ICT/RCT
     JPEG 2000 comes out RGB, YBR_FULL is converted, planar configuration 0)."""
     decoder = get_decoder(_header(path).file_meta.TransferSyntaxUID)
-    with _quiet():
+    with quiet():
         arr, props = decoder.as_array(pydicom.dcmread(path))
         with rapidicom_calls() as calls:
             ours, our_props = decoder.as_array(pydicom.dcmread(path))
@@ -441,7 +418,7 @@ def test_declined_layout_falls_back_to_pydicom_plugins():
     option): rapidicom declines, the next plugin in pydicom's order decodes."""
     path = PYDICOM_DATA / "test_files" / "MR_small_RLE.dcm"
     options = dict(decoding_plugin="", rle_segment_order="<")
-    with _quiet():
+    with quiet():
         ds = pydicom.dcmread(path)
         ds.pixel_array_options(**options)
         expected = ds.pixel_array
@@ -458,7 +435,7 @@ def test_corrupt_frame_error_names_rapidicom():
     path = PYDICOM_DATA / "test_files" / "JPEG2000-embedded-sequence-delimiter.dcm"
     ds = pydicom.dcmread(path)
     plugin.install()
-    with _quiet():
+    with quiet():
         with pytest.raises(RuntimeError, match=r"rapidicom: JPEG 2000 codestream"):
             ds.pixel_array
 
@@ -470,7 +447,7 @@ def test_corrupt_frame_error_names_rapidicom():
 @pytest.mark.parametrize("path", MULTI_FRAME, ids=[p.name for p in MULTI_FRAME])
 def test_highdicom_frames(path):
     highdicom = pytest.importorskip("highdicom")
-    with _quiet():
+    with quiet():
         image = highdicom.imread(path)
         indices = range(1, image.number_of_frames + 1)     # highdicom counts from 1
         expected = [image.get_frame(i) for i in indices]

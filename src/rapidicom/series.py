@@ -606,16 +606,21 @@ def _check_pixel_spacing(slices: list[_Slice]) -> tuple[float, float]:
     return common
 
 
+def _neighbour_paths(ordered: list[_Slice], starts) -> list[str]:
+    """The paths of slices ``i`` and ``i + 1`` for each ``i`` in `starts`,
+    sorted, each once."""
+    return sorted({ordered[j].path for i in starts for j in (i, i + 1)})
+
+
 def _check_duplicates(ordered: list[_Slice], along: np.ndarray) -> None:
     same = np.flatnonzero(np.diff(along) <= DUPLICATE_TOLERANCE_MM)
     if same.size:
         pairs = [f"{ordered[i].name} and {ordered[i + 1].name} at {along[i]:.6g} mm"
                  for i in same]
-        paths = sorted({ordered[j].path for i in same for j in (i, i + 1)})
         raise SeriesError(
             f"{same.size} pair(s) of slices share a position along the slice normal "
             f"(several acquisitions, echoes or time points in one series?): {_names(pairs)}",
-            paths=paths)
+            paths=_neighbour_paths(ordered, same))
 
 
 def _slice_step(ordered: list[_Slice], along: np.ndarray, positions: np.ndarray,
@@ -632,10 +637,10 @@ def _slice_step(ordered: list[_Slice], along: np.ndarray, positions: np.ndarray,
     if uneven.size:
         described = [f"{gaps[i]:.6g} mm between {ordered[i].name} and {ordered[i + 1].name}"
                      for i in uneven]
-        paths = sorted({ordered[j].path for i in uneven for j in (i, i + 1)})
         raise SeriesError(
             f"the slice spacing is not uniform (median {median:.6g} mm, tolerance "
-            f"{tolerance:.3g} relative; missing slices?): {_names(described)}", paths=paths)
+            f"{tolerance:.3g} relative; missing slices?): {_names(described)}",
+            paths=_neighbour_paths(ordered, uneven))
     count = len(ordered) - 1
     step = (positions[-1] - positions[0]) / count
     line = positions[0] + np.arange(len(ordered))[:, None] * step

@@ -33,17 +33,7 @@
 #include <openjpeg.h>
 
 #include "rapidicom.h"
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 #define CANARY 0xA5
 #define MAX_CS (1 << 20)

@@ -23,17 +23,7 @@
 #include <jpeglib.h>
 
 #include "rapidicom.h"
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 #define EXPECT_ERROR(st, err, want, text)                                        \
     do {                                                                         \

@@ -9,18 +9,7 @@
 #include <string.h>
 
 #include "rapidicom.h"
-
-static int failures;
-
-#define CHECK(cond, ...)                                                     \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            printf("FAIL %s:%d: ", __FILE__, __LINE__);                      \
-            printf(__VA_ARGS__);                                             \
-            printf("\n");                                                    \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 /*
  * A 1x1 (or w x h) 12-bit frame, one component:
@@ -117,55 +106,57 @@ main(void)
     /* DC 0 -> level shift only: 2048. */
     n = build(b, 1, 1, 1, 0, 0, 1);
     st = run(b, n, desc_of(1, 1, 12, 0), out, 2, &e);
-    CHECK(st == RD_OK && out[0] == 2048, "DC 0: st %d value %u (%s)", st, out[0], e.msg);
+    CHECK_MSG(st == RD_OK && out[0] == 2048, "DC 0: st %d value %u (%s)", st, out[0], e.msg);
 
     /* DC diff 15 (SSSS 4, bits 1111), q 4: dequantised 60 -> pass 1 gives 120 ->
      * (120 + 8) >> 4 = 8, sample 2056. */
     n = build(b, 1, 1, 4, 4, 0xF, 1);
     st = run(b, n, desc_of(1, 1, 12, 0), out, 2, &e);
-    CHECK(st == RD_OK && out[0] == 2048 + 8, "DC 60: st %d value %u (%s)", st, out[0], e.msg);
+    CHECK_MSG(st == RD_OK && out[0] == 2048 + 8, "DC 60: st %d value %u (%s)", st, out[0],
+              e.msg);
 
     /* DC diff -15 (bits 0000), q 255: -15*255*2 = -7650 -> (-7650+8)>>4 = -478 -> 1570. */
     n = build(b, 1, 1, 255, 4, 0x0, 1);
     st = run(b, n, desc_of(1, 1, 12, 0), out, 2, &e);
-    CHECK(st == RD_OK && out[0] == 1570, "DC -15*255: st %d value %u (%s)", st, out[0], e.msg);
+    CHECK_MSG(st == RD_OK && out[0] == 1570, "DC -15*255: st %d value %u (%s)", st, out[0],
+              e.msg);
 
     /* Signed, Bits Stored 12: 2056 has bit 11 set -> 2056 - 4096. */
     n = build(b, 1, 1, 4, 4, 0xF, 1);
     st = run(b, n, desc_of(1, 1, 12, 1), out, 2, &e);
-    CHECK(st == RD_OK && (int16_t)out[0] == 2056 - 4096, "signed: st %d value %d", st,
-          (int16_t)out[0]);
+    CHECK_MSG(st == RD_OK && (int16_t)out[0] == 2056 - 4096, "signed: st %d value %d", st,
+              (int16_t)out[0]);
 
     /* Bits Stored 8 unsigned: 2056 & 0xFF. */
     st = run(b, n, desc_of(1, 1, 8, 0), out, 2, &e);
-    CHECK(st == RD_OK && out[0] == (2056 & 0xFF), "bits stored 8: %u", out[0]);
+    CHECK_MSG(st == RD_OK && out[0] == (2056 & 0xFF), "bits stored 8: %u", out[0]);
 
     /* Two blocks (16 x 1), second diff -15 again wraps the prediction back. */
     n = build(b, 16, 1, 4, 4, 0xF, 2);
     st = run(b, n, desc_of(16, 1, 12, 0), out, 32, &e);
-    CHECK(st == RD_OK && out[0] == 2056 && out[15] == 2048, "two blocks: %d %u %u (%s)", st,
-          out[0], out[15], e.msg);
+    CHECK_MSG(st == RD_OK && out[0] == 2056 && out[15] == 2048, "two blocks: %d %u %u (%s)",
+              st, out[0], out[15], e.msg);
 
     /* --- error paths --- */
     n = build(b, 1, 1, 1, 0, 0, 1);
     st = run(b + 1, n - 1, desc_of(1, 1, 12, 0), out, 2, &e);      /* no SOI */
-    CHECK(st == RD_ERR_DECODE && e.msg[0], "no SOI: %d", st);
+    CHECK_MSG(st == RD_ERR_DECODE && e.msg[0], "no SOI: %d", st);
 
     st = run(b, n, desc_of(2, 1, 12, 0), out, 4, &e);               /* size mismatch */
-    CHECK(st == RD_ERR_DECODE && strstr(e.msg, "1 x 1") && strstr(e.msg, "2 x 1"),
-          "mismatch: %d %s", st, e.msg);
+    CHECK_MSG(st == RD_ERR_DECODE && strstr(e.msg, "1 x 1") && strstr(e.msg, "2 x 1"),
+              "mismatch: %d %s", st, e.msg);
 
     st = run(b, n, desc_of(1, 1, 12, 0), out, 1, &e);               /* dst too small */
-    CHECK(st == RD_ERR_INVALID, "small dst: %d", st);
+    CHECK_MSG(st == RD_ERR_INVALID, "small dst: %d", st);
 
     {
         rd_frame_desc d = desc_of(1, 1, 12, 0);
         d.bits_allocated = 8;
         memset(&e, 0, sizeof(e));
         st = rd_jpeg12_decode_frame(b, n, &d, NULL, (uint8_t *)out, 2, &e);
-        CHECK(st == RD_ERR_UNSUPPORTED, "bits allocated 8: %d", st);
+        CHECK_MSG(st == RD_ERR_UNSUPPORTED, "bits allocated 8: %d", st);
         st = rd_jpeg12_decode_frame(b, n, NULL, NULL, (uint8_t *)out, 2, &e);
-        CHECK(st == RD_ERR_INVALID, "NULL desc: %d", st);
+        CHECK_MSG(st == RD_ERR_INVALID, "NULL desc: %d", st);
     }
     {
         rd_codec_options o;
@@ -173,32 +164,32 @@ main(void)
         memset(&o, 0, sizeof(o));
         o.size = sizeof(o);
         st = rd_jpeg12_decode_frame(b, n, &d, &o, (uint8_t *)out, (uint64_t)1 << 40, &e);
-        CHECK(st == RD_ERR_LIMIT, "65535^2: %d", st);
+        CHECK_MSG(st == RD_ERR_LIMIT, "65535^2: %d", st);
     }
 
     b[2 + 69 + 1] = 0xC2;                                            /* SOF1 -> SOF2 */
     st = run(b, n, desc_of(1, 1, 12, 0), out, 2, &e);
-    CHECK(st == RD_ERR_UNSUPPORTED, "SOF2: %d", st);
+    CHECK_MSG(st == RD_ERR_UNSUPPORTED, "SOF2: %d", st);
 
     n = build(b, 1, 1, 1, 0, 0, 1);
     b[2 + 69 + 4] = 8;                                               /* precision 8 */
     st = run(b, n, desc_of(1, 1, 12, 0), out, 2, &e);
-    CHECK(st == RD_ERR_UNSUPPORTED, "P=8: %d (%s)", st, e.msg);
+    CHECK_MSG(st == RD_ERR_UNSUPPORTED, "P=8: %d (%s)", st, e.msg);
 
     n = build(b, 1, 1, 1, 0, 0, 1);
     st = run(b, n - 5, desc_of(1, 1, 12, 0), out, 2, &e);            /* cut in the scan */
-    CHECK(st == RD_ERR_DECODE, "truncated: %d", st);
+    CHECK_MSG(st == RD_ERR_DECODE, "truncated: %d", st);
 
     n = build(b, 1, 1, 1, 0, 0, 1);
     b[2 + 69 + 13 + 4] = 0x00;                                       /* DHT: no codes */
     b[2 + 69 + 13 + 5] = 0x00;
     st = run(b, n, desc_of(1, 1, 12, 0), out, 2, &e);
-    CHECK(st == RD_ERR_DECODE, "empty DC table: %d (%s)", st, e.msg);
+    CHECK_MSG(st == RD_ERR_DECODE, "empty DC table: %d (%s)", st, e.msg);
 
     n = build(b, 1, 1, 1, 0, 0, 1);
     b[2 + 69 + 13 + 4 + 17] = 16;                                    /* DC symbol 16 */
     st = run(b, n, desc_of(1, 1, 12, 0), out, 2, &e);
-    CHECK(st == RD_ERR_DECODE, "DC category 16: %d (%s)", st, e.msg);
+    CHECK_MSG(st == RD_ERR_DECODE, "DC category 16: %d (%s)", st, e.msg);
 
     if (failures) {
         printf("%d failures\n", failures);

@@ -24,17 +24,7 @@
 #include <string.h>
 
 #include "rapidicom.h"
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 #define CANARY 0xA5
 #define SOF_AT 40          /* SOF3 offset in build()'s streams: SOI 2 + DHT 38 */

@@ -20,17 +20,7 @@
 #include <zlib.h>
 
 #include "rapidicom.h"
-
-static int failures;
-
-#define CHECK(cond)                                                          \
-    do {                                                                     \
-        if (!(cond)) {                                                       \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, \
-                    #cond);                                                  \
-            failures++;                                                      \
-        }                                                                    \
-    } while (0)
+#include "check.h"
 
 /* ------------------------------------------------------------------------- */
 /* Building explicit VR little endian data                                    */

@@ -158,6 +158,23 @@ fuzz_frame_size(const rd_frame_desc *d)
 }
 
 /*
+ * Read the frame description that opens an input of `size` bytes, which must
+ * have at least `after` more bytes behind it, and the frame's size, checked
+ * by fuzz_frame_size().  Returns 0 when the input is to be skipped: too
+ * short, or a frame larger than FUZZ_MAX_FRAME_BYTES.
+ */
+static inline int
+fuzz_read_input_frame(const uint8_t *data, size_t size, size_t after, fuzz_frame *f,
+                      uint64_t *frame)
+{
+    if (size < FUZZ_DESC_BYTES + after)
+        return 0;
+    fuzz_read_frame(data, f);
+    *frame = fuzz_frame_size(&f->desc);
+    return *frame <= FUZZ_MAX_FRAME_BYTES;
+}
+
+/*
  * Call a decoder twice into the same exact-size output, first filled with
  * 0x00 then with 0xFF: a decoder that succeeds must write every byte, and
  * deterministically, so both outputs must be equal.  `call` runs one decode
@@ -198,6 +215,22 @@ fuzz_decode_checked(fuzz_decode_call call, void *ctx, uint8_t *dst, uint64_t siz
                    (unsigned long long)size, copy[i], dst[i]);
     free(copy);
     return first;
+}
+
+/* One rd_native_frame() call for fuzz_decode_checked (fuzz_native.c, and
+ * fuzz_deflate.c on the inflated frame). */
+typedef struct fuzz_native_call {
+    const uint8_t *src;
+    uint64_t src_len;
+    const rd_frame_desc *desc;
+    rd_native_layout layout;
+} fuzz_native_call;
+
+static inline rd_status
+fuzz_native_once(void *ctx, uint8_t *dst, uint64_t dst_cap, rd_error *err)
+{
+    const fuzz_native_call *c = ctx;
+    return rd_native_frame(c->src, c->src_len, c->desc, &c->layout, dst, dst_cap, err);
 }
 
 /*

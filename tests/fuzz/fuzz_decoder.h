@@ -49,11 +49,7 @@ fuzz_run_decoder(rd_codec_fn fn, const char *name, const uint8_t *data, size_t s
 
     if (fn == NULL)
         fuzz_fail("%s: this build has no such decoder", name);
-    if (size < FUZZ_DESC_BYTES)
-        return 0;
-    fuzz_read_frame(data, &f);
-    frame = fuzz_frame_size(&f.desc);
-    if (frame > FUZZ_MAX_FRAME_BYTES)
+    if (!fuzz_read_input_frame(data, size, 0, &f, &frame))
         return 0;
 
     memset(&options, 0, sizeof(options));

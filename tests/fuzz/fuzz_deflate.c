@@ -25,33 +25,21 @@ inflate_once(void *ctx, uint8_t *dst, uint64_t dst_cap, rd_error *err)
     return rd_deflate_decode_frame(c->src, c->src_len, dst, dst_cap, err);
 }
 
-typedef struct native_call {
-    const uint8_t *src;
-    uint64_t src_len;
-    const rd_frame_desc *desc;
-    rd_native_layout layout;
-} native_call;
-
-static rd_status
-native_once(void *ctx, uint8_t *dst, uint64_t dst_cap, rd_error *err)
-{
-    const native_call *c = ctx;
-    return rd_native_frame(c->src, c->src_len, c->desc, &c->layout, dst, dst_cap, err);
-}
-
 /* The inflated native frame to the output contract, as pixels.py does. */
 static void
 convert(const uint8_t *native, uint64_t native_len, const rd_frame_desc *d)
 {
     uint64_t frame = fuzz_frame_size(d);
-    native_call call = {native, native_len, d, {0, 0}};
+    fuzz_native_call call = {native, native_len, d, {0, 0}};
     uint8_t *out;
+    rd_status st;
     if (frame == 0 || frame > FUZZ_MAX_FRAME_BYTES)
         return;
     if (d->bits_stored < d->bits_allocated)
         call.layout.flags = RD_NATIVE_FIX_BITS;
     out = fuzz_alloc(frame);
-    if (fuzz_decode_checked(native_once, &call, out, frame, frame, "deflate/native") == RD_OK)
+    st = fuzz_decode_checked(fuzz_native_once, &call, out, frame, frame, "deflate/native");
+    if (st == RD_OK)
         fuzz_post_process(out, frame, d);
     free(out);
 }

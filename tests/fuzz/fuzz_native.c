@@ -15,20 +15,6 @@
  */
 #include "fuzz_common.h"
 
-typedef struct native_call {
-    const uint8_t *src;
-    uint64_t src_len;
-    const rd_frame_desc *desc;
-    rd_native_layout layout;
-} native_call;
-
-static rd_status
-native_once(void *ctx, uint8_t *dst, uint64_t dst_cap, rd_error *err)
-{
-    const native_call *c = ctx;
-    return rd_native_frame(c->src, c->src_len, c->desc, &c->layout, dst, dst_cap, err);
-}
-
 /* Where frame k starts, in bits, as pixels.py computes it. */
 static uint64_t
 frame_bit_offset(const rd_frame_desc *d, uint64_t k)
@@ -40,7 +26,7 @@ frame_bit_offset(const rd_frame_desc *d, uint64_t k)
 
 /* pixels.py asks whether a little-endian frame can be shown as a view. */
 static void
-check_bits_clean(const native_call *c)
+check_bits_clean(const fuzz_native_call *c)
 {
     const rd_frame_desc *d = c->desc;
     uint64_t start = c->layout.bit_offset / 8, bytes, count;
@@ -58,16 +44,12 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     fuzz_frame f;
-    native_call call;
+    fuzz_native_call call;
     uint64_t frame, cap, k;
     uint8_t *src, *dst;
     rd_status st;
 
-    if (size < FUZZ_DESC_BYTES + 1)
-        return 0;
-    fuzz_read_frame(data, &f);
-    frame = fuzz_frame_size(&f.desc);
-    if (frame > FUZZ_MAX_FRAME_BYTES)
+    if (!fuzz_read_input_frame(data, size, 1, &f, &frame))
         return 0;
     (void)rd_native_frame_bytes(&f.desc);
 
@@ -81,7 +63,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     cap = f.short_output && frame > 0 ? frame - 1 : frame;
     dst = fuzz_alloc(cap);
-    st = fuzz_decode_checked(native_once, &call, dst, cap, cap, "native");
+    st = fuzz_decode_checked(fuzz_native_once, &call, dst, cap, cap, "native");
     if (st == RD_OK) {
         fuzz_check(cap >= frame, "native: succeeded into %llu bytes, the frame needs %llu",
                    (unsigned long long)cap, (unsigned long long)frame);

@@ -8,9 +8,15 @@
   ``plugin_pixels(name)`` makes the same workload with one decoding plugin
   (``pixel_array_options(decoding_plugin=name)``).
 
+``quiet()`` silences pydicom around calls whose results the caller checks.
+
 .. versionadded:: 0.2.0
 """
 from __future__ import annotations
+
+import logging
+import warnings
+from contextlib import contextmanager
 
 import pydicom
 
@@ -21,6 +27,25 @@ from rapidicom.benchmark.values import normalise
 # pydicom's decoding plugins, in the order they are listed.  "pydicom" is
 # pydicom's own numpy RLE decoder.
 PLUGINS = ("gdcm", "pylibjpeg", "pyjpegls", "pillow", "pydicom")
+
+
+@contextmanager
+def quiet():
+    """No warnings and no pydicom log records inside the ``with`` block.
+
+    pydicom warns about odd files and logs every failed decoding plugin
+    attempt with a traceback; code that checks the results itself wants
+    neither.  The logger's level is put back afterwards.
+    """
+    logger = logging.getLogger("pydicom")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def open12(path):
