@@ -64,104 +64,8 @@
 #include <charls/charls.h>
 
 #include "rd_common.h"
+#include "rd_jpeg_view.h"
 
-
-/* ------------------------------------------------------------------------- */
-/* pydicom's view of the header                                               */
-/* ------------------------------------------------------------------------- */
-
-/*
- * What pydicom 3.0.2's pixels.utils._get_jpg_parameters() extracts from a
- * frame, and whether it succeeds: pydicom derives the sign-extension width
- * (its "jls_precision") and the colour-space overrides from this walk, not
- * from the decoder, so the walk is repeated here with the same rules.  It
- * trusts every segment length, stops at the first SOFn/SOF55, collects APPn
- * payloads before it (the last segment of each APPn wins, as in a dict), and
- * for SOF55 also needs to reach the SOS and its NEAR/ILV bytes; any read out
- * of range makes the whole result empty (parsed == 0).
- */
-typedef struct jls_header_view {
-    int parsed;
-    uint32_t precision;
-    uint32_t components;
-    int rgb_ids;     /* component ids are exactly [82,71,66] or [114,103,98] */
-    int jfif;        /* some APPn payload (the last of its marker) starts "JFIF" */
-} jls_header_view;
-
-static int
-is_sof_marker(const uint8_t *p)
-{
-    if (p[0] != 0xFF)
-        return 0;
-    if (p[1] == 0xF7)
-        return 1;
-    return p[1] >= 0xC0 && p[1] <= 0xCF && p[1] != 0xC4 && p[1] != 0xC8 && p[1] != 0xCC;
-}
-
-static void
-read_header_view(const uint8_t *src, uint64_t len, jls_header_view *view)
-{
-    int app_jfif[16] = {0};
-    uint64_t pos = 2, ids_end;
-    uint32_t k;
-    int sof55;
-
-    memset(view, 0, sizeof(*view));
-    if (!rd_has(len, 0, 2) || src[0] != 0xFF || src[1] != 0xD8)
-        return;
-    /* Marker walk up to the first SOF. */
-    for (;;) {
-        uint64_t seglen;
-        if (!rd_has(len, pos, 2))
-            return;
-        if (is_sof_marker(src + pos))
-            break;
-        if (!rd_has(len, pos, 4))
-            return;
-        seglen = rd_u16(src + pos + 2, 0);
-        if (src[pos] == 0xFF && src[pos + 1] >= 0xE0 && src[pos + 1] <= 0xEF) {
-            /* payload = src[pos+4 : pos+2+seglen], clamped like a slice */
-            uint64_t end = pos + 2 + seglen < len ? pos + 2 + seglen : len;
-            app_jfif[src[pos + 1] - 0xE0] =
-                end >= pos + 4 && end - (pos + 4) >= 4 && memcmp(src + pos + 4, "JFIF", 4) == 0;
-        }
-        pos += seglen + 2;      /* pos <= len + 65537: no overflow */
-    }
-    sof55 = src[pos + 1] == 0xF7;
-    pos += 2;                   /* at the SOF length */
-    if (!rd_has(len, pos, 8))
-        return;
-    view->precision = src[pos + 2];
-    view->components = src[pos + 7];
-    /* ids at pos+8, pos+11, ...: the last one must be in range. */
-    ids_end = pos + 8 + 3 * (uint64_t)view->components;
-    if (view->components > 0 && !(ids_end - 3 < len))
-        return;
-    if (view->components == 3) {
-        const uint8_t *id = src + pos + 8;
-        view->rgb_ids = (id[0] == 82 && id[3] == 71 && id[6] == 66)
-                        || (id[0] == 114 && id[3] == 103 && id[6] == 98);
-    }
-    pos = ids_end;
-    if (sof55) {
-        /* Up to the SOS, then its component count, NEAR and ILV bytes. */
-        for (;;) {
-            if (rd_has(len, pos, 2) && src[pos] == 0xFF && src[pos + 1] == 0xDA)
-                break;
-            if (!rd_has(len, pos, 4))
-                return;
-            pos += (uint64_t)rd_u16(src + pos + 2, 0) + 2;
-        }
-        if (!rd_has(len, pos, 5))
-            return;
-        pos += 5 + 2 * (uint64_t)src[pos + 4];
-        if (!rd_has(len, pos, 2))
-            return;
-    }
-    for (k = 0; k < 16; k++)
-        view->jfif |= app_jfif[k];
-    view->parsed = 1;
-}
 
 /* ------------------------------------------------------------------------- */
 /* Guard against CharLS's endless unary code                                  */
@@ -321,7 +225,7 @@ rd_jls_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
     charls_frame_info info;
     charls_interleave_mode ilv = CHARLS_INTERLEAVE_MODE_NONE;
     charls_jpegls_errc ec;
-    jls_header_view view;
+    rd_jpeg_view view;
     uint64_t frame_size, pixels, max_pixels = RD_DEFAULT_MAX_PIXELS, want;
     uint32_t flags = 0, obytes, cbytes, sign_bits;
     size_t need = 0;
@@ -422,7 +326,7 @@ rd_jls_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
     }
 
     /* pydicom's sign width and colour-space decision (see the file header). */
-    read_header_view(src, src_len, &view);
+    rd_jpeg_view_read(src, src_len, &view);
     sign_bits = view.parsed ? view.precision : desc->bits_stored;
     if (sign_bits == 0 || sign_bits > 8 * obytes)
         sign_bits = 8 * obytes;     /* pydicom: no shift, a plain signed view */

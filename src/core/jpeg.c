@@ -29,7 +29,7 @@
  *   - Which samples pydicom then converts follows its
  *     DecodeRunner._conform_jpg_colorspace(), run per frame on its own
  *     header walk (pixels.utils._get_jpg_parameters, repeated in
- *     read_header_view below): with 3 samples per pixel, component ids
+ *     rd_jpeg_view.h): with 3 samples per pixel, component ids
  *     'R','G','B' (or 'r','g','b') make a Photometric Interpretation other
  *     than RGB into RGB; otherwise an APPn segment before the SOF starting
  *     "JFIF" makes it YBR_FULL_422 (.50) / YBR_FULL (.51) when the PI has
@@ -99,6 +99,7 @@
 #include <jerror.h>
 
 #include "rd_common.h"
+#include "rd_jpeg_view.h"
 
 
 /* Progressive JPEG lets a small file drive many full passes over the
@@ -114,89 +115,13 @@
  * rec_outbuf_height <= 4 anyway; more costs nothing). */
 #define JPG_ROWS_PER_CALL 16
 
-/* ------------------------------------------------------------------------- */
-/* pydicom's view of the header                                               */
-/* ------------------------------------------------------------------------- */
-
-/*
- * What pydicom 3.0.2's pixels.utils._get_jpg_parameters() finds in a frame,
- * as far as _conform_jpg_colorspace() uses it.  pydicom trusts every segment
- * length, stops at the first SOFn (C0-C3, C5-C7, C9-CB, CD-CF, or F7),
- * keeps the payload of each APPn number before it (a later APPn of the same
- * number replaces an earlier one, as in its dict), and reads the SOF's
- * component ids; any read out of range (Python slice/index errors) makes it
- * return nothing at all, and then pydicom changes nothing (parsed == 0).
- */
-typedef struct jpg_header_view {
-    int parsed;
-    int rgb_ids;   /* 3 components with ids [82,71,66] or [114,103,98] */
-    int jfif;      /* some kept APPn payload starts with "JFIF" */
-} jpg_header_view;
-
-static int
-is_pydicom_sof(const uint8_t *p)
-{
-    if (p[0] != 0xFF)
-        return 0;
-    if (p[1] == 0xF7)
-        return 1;
-    return p[1] >= 0xC0 && p[1] <= 0xCF && p[1] != 0xC4 && p[1] != 0xC8 && p[1] != 0xCC;
-}
-
-static void
-read_header_view(const uint8_t *src, uint64_t len, jpg_header_view *view)
-{
-    int app_jfif[16] = {0};
-    uint64_t pos = 2, ncomp;
-    int k;
-
-    memset(view, 0, sizeof(*view));
-    if (!rd_has(len, 0, 2) || src[0] != 0xFF || src[1] != 0xD8)
-        return;
-    for (;;) {
-        uint64_t seglen;
-        if (!rd_has(len, pos, 2))
-            return;                     /* slice shorter than a marker: no SOF */
-        if (is_pydicom_sof(src + pos))
-            break;
-        if (!rd_has(len, pos, 4))
-            return;                     /* unpack of a short length */
-        seglen = rd_u16(src + pos + 2, 0);
-        if (src[pos] == 0xFF && src[pos + 1] >= 0xE0 && src[pos + 1] <= 0xEF) {
-            /* payload = src[pos + 4 : pos + 2 + seglen], clamped like a
-             * slice (empty when seglen < 2). */
-            uint64_t start = pos + 4;
-            uint64_t end = pos + 2 + seglen < len ? pos + 2 + seglen : len;
-            app_jfif[src[pos + 1] - 0xE0] =
-                end > start && end - start >= 4 && memcmp(src + start, "JFIF", 4) == 0;
-        }
-        pos += seglen + 2;              /* pos <= len + 65537: no overflow */
-    }
-    pos += 2;                           /* at the SOF length */
-    /* precision, height, width and component count: bytes pos+2 .. pos+7 */
-    if (!rd_has(len, pos, 8))
-        return;
-    ncomp = src[pos + 7];
-    /* ids at pos+8, pos+11, ...: the last one must exist. */
-    if (ncomp > 0 && !rd_has(len, pos + 8 + 3 * (ncomp - 1), 1))
-        return;
-    if (ncomp == 3) {
-        const uint8_t *id = src + pos + 8;
-        view->rgb_ids = (id[0] == 82 && id[3] == 71 && id[6] == 66)
-                        || (id[0] == 114 && id[3] == 103 && id[6] == 98);
-    }
-    for (k = 0; k < 16; k++)
-        view->jfif |= app_jfif[k];
-    view->parsed = 1;
-}
-
 /* True when pydicom would convert this frame from YCbCr to RGB although the
  * dataset's Photometric Interpretation does not say YBR_FULL(_422), i.e. the
  * caller will not: 3 samples, a PI without "YBR", a JFIF APPn segment, and
  * - unless the PI is RGB - component ids other than R,G,B (which would make
  * it RGB first). */
 static int
-pydicom_converts_unlabelled(const jpg_header_view *view, const rd_frame_desc *desc)
+pydicom_converts_unlabelled(const rd_jpeg_view *view, const rd_frame_desc *desc)
 {
     int pi_has_ybr;
 
@@ -501,7 +426,7 @@ rd_jpeg_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *
                      rd_error *err)
 {
     jpg_state s;
-    jpg_header_view view;
+    rd_jpeg_view view;
     uint64_t frame_size, pixels, max_pixels = RD_DEFAULT_MAX_PIXELS;
     uint32_t flags = 0;
     rd_status st;
@@ -572,7 +497,7 @@ rd_jpeg_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *
     if (desc->bits_stored < 8)
         fix_unused_bits_u8(dst, frame_size, desc->bits_stored, desc->pixel_representation);
     if (desc->samples_per_pixel == 3 && !(flags & RD_CODEC_KEEP_YBR)) {
-        read_header_view(src, src_len, &view);
+        rd_jpeg_view_read(src, src_len, &view);
         if (pydicom_converts_unlabelled(&view, desc))
             rd_ybr_full_to_rgb_u8(dst, pixels);
     }
