@@ -220,27 +220,45 @@ bits_take(jd_bits *b, uint32_t n)
  * A limited-length Golomb code (A.5.3): unary prefix of z zeros and a one;
  * z < limit - qbpp - 1: the value is z << k plus k more bits; z equal to
  * that: qbpp bits hold value - 1; more zeros are impossible (b->bad).
+ *
+ * The common case is a short code already in the buffer: one clz and two
+ * shifts, with a refill only below 32 buffered bits.  The rest - the
+ * escape, or a code longer than the bits at hand - refills to more than
+ * 56 bits first.  Everything is inline so that the reader stays in
+ * registers (the only call, bits_refill_slow, takes it by value).
  */
 JD_INLINE uint32_t
 decode_golomb(jd_bits *b, uint32_t k, uint32_t limit, uint32_t qbpp)
 {
-    uint32_t zeros, escape = limit - qbpp - 1;
+    const uint32_t escape = limit - qbpp - 1;
+    uint64_t top;
+    uint32_t zeros;
 
-    if (b->count <= 56)
+    if (b->count < 32)
         bits_refill(b);
     zeros = b->buf ? (uint32_t)__builtin_clzll(b->buf) : 64;
-    if (RD_UNLIKELY(zeros >= escape)) {
-        if (zeros > escape) {
-            b->bad = 1;
-            return 0;
+    if (RD_UNLIKELY(zeros + 1 + k > b->count || zeros >= escape)) {
+        if (b->count <= 56)
+            bits_refill(b);
+        zeros = b->buf ? (uint32_t)__builtin_clzll(b->buf) : 64;
+        if (zeros >= escape) {
+            if (zeros > escape) {
+                b->bad = 1;
+                return 0;
+            }
+            b->buf <<= zeros + 1;
+            b->count -= zeros + 1;
+            return bits_take(b, qbpp) + 1;
         }
         b->buf <<= zeros + 1;
         b->count -= zeros + 1;
-        return bits_take(b, qbpp) + 1;
+        return (zeros << k) | bits_take(b, k);
     }
-    b->buf <<= zeros + 1;
-    b->count -= zeros + 1;
-    return (zeros << k) | bits_take(b, k);
+    top = b->buf << zeros;          /* the terminating one at bit 63 */
+    b->buf = top << (1 + k);
+    b->count -= zeros + 1 + k;
+    /* the k bits below the one; for k = 0 the shifts leave nothing */
+    return (zeros << k) | (uint32_t)((top << 1) >> 1 >> (63 - k));
 }
 
 /* ------------------------------------------------------------------------- */
@@ -271,8 +289,7 @@ typedef struct jd_scan {
     jd_context *ctx;
     int32_t *nn;
     int32_t maxval, near, range, qbpp, limit, reset, step;   /* step = 2*NEAR + 1 */
-    int32_t t3;
-    const int8_t *quant;     /* quant[d] = Q(d) for -t3 <= d <= t3 */
+    const int8_t *quant;     /* quant[d] = Q(d) for -maxval <= d <= maxval */
     jd_bits bits;
 } jd_scan;
 
@@ -317,13 +334,16 @@ default_thresholds(jd_params *p, int32_t near)
         p->t3 = t3;
 }
 
-/* Q(d) of A.3.3 for -t3 <= d <= t3, into table[0..2*t3]; every larger
- * |d| quantises as d = +-t3 does (to +-4), so lookups clamp d first. */
+/* Q(d) of A.3.3 for every gradient -top <= d <= top, into table[0..2*top],
+ * so that a lookup needs no clamp (samples are 0..top).  Beyond +-T3 it is
+ * +-4 throughout: two memsets. */
 static void
-build_quantizer(int8_t *table, const jd_params *p, int32_t near)
+build_quantizer(int8_t *table, const jd_params *p, int32_t near, int32_t top)
 {
     int32_t d;
-    for (d = -p->t3; d <= p->t3; d++) {
+    memset(table, -4, (size_t)(top - p->t3 + 1));
+    memset(table + top + p->t3, 4, (size_t)(top - p->t3 + 1));
+    for (d = -p->t3 + 1; d < p->t3; d++) {
         int8_t q;
         if (d <= -p->t3)
             q = -4;
@@ -343,7 +363,7 @@ build_quantizer(int8_t *table, const jd_params *p, int32_t near)
             q = 3;
         else
             q = 4;
-        table[d + p->t3] = q;
+        table[d + top] = q;
     }
 }
 
@@ -417,23 +437,23 @@ golomb_k(int32_t n, uint64_t a)
     return k < 24 ? k : 24;
 }
 
-/* One sample in regular mode (A.4 - A.6); q is the signed context number. */
+/* One sample in regular mode (A.4 - A.6); q is the signed context number.
+ * Signs are applied as (v ^ sign) - sign with sign 0 or -1, and the error
+ * mapping is undone without branches: the data decide those, so a branch
+ * would be mispredicted half the time. */
 JD_INLINE int32_t
 decode_regular(jd_scan *s, jd_bits *bits, int32_t q, int32_t ra, int32_t rb, int32_t rc,
                const int lossless)
 {
-    const int32_t sign = q < 0 ? -1 : 1;
-    jd_context *cx = &s->ctx[q * sign];
+    const int32_t sign = q >> 31;
+    jd_context *cx = &s->ctx[(q ^ sign) - sign];
     int32_t px, err, lo = ra < rb ? ra : rb, hi = ra < rb ? rb : ra;
     uint32_t k, m;
 
     /* median edge detector (A.4.1) and bias correction */
     px = rc >= hi ? lo : rc <= lo ? hi : ra + rb - rc;
-    px += sign * cx->c;
-    if (px < 0)
-        px = 0;
-    else if (px > s->maxval)
-        px = s->maxval;
+    px += (cx->c ^ sign) - sign;
+    px = px < 0 ? 0 : px > s->maxval ? s->maxval : px;
 
     k = golomb_k(cx->n, cx->a);
     m = decode_golomb(bits, k, (uint32_t)s->limit, (uint32_t)s->qbpp);
@@ -441,15 +461,17 @@ decode_regular(jd_scan *s, jd_bits *bits, int32_t q, int32_t ra, int32_t rb, int
         bits->bad = 1;              /* |Errval| beyond RANGE / 2: no encoder makes it */
         m = 0;
     }
-    /* inverse error mapping (A.5.2) */
-    err = (m & 1) ? -(int32_t)((m + 1) >> 1) : (int32_t)(m >> 1);
-    if (lossless && k == 0 && 2 * cx->b <= -cx->n)
-        err = -err - 1;
+    /* inverse error mapping (A.5.2): even m -> m/2, odd m -> -(m+1)/2; for
+     * k = 0 in lossless mode with 2B <= -N the mapping is the other way
+     * round, err -> -err - 1 = ~err */
+    err = (int32_t)(m >> 1) ^ -(int32_t)(m & 1);
+    if (lossless)
+        err ^= -(int32_t)(k == 0) & ((2 * cx->b + cx->n - 1) >> 31);
 
     /* context update and bias correction (A.6) */
     cx->b += lossless ? err : err * s->step;
     cx->a += (uint32_t)(err < 0 ? -err : err);
-    if (cx->n == s->reset) {
+    if (RD_UNLIKELY(cx->n == s->reset)) {
         cx->a >>= 1;
         cx->b = half_floor(cx->b);
         cx->n >>= 1;
@@ -468,7 +490,7 @@ decode_regular(jd_scan *s, jd_bits *bits, int32_t q, int32_t ra, int32_t rb, int
         if (cx->b > 0)
             cx->b = 0;
     }
-    return reconstruct(s, px, sign * err, lossless);
+    return reconstruct(s, px, (err ^ sign) - sign, lossless);
 }
 
 /*
@@ -547,11 +569,10 @@ decode_run_length(jd_bits *b, uint32_t *run_index, uint32_t left, int *interrupt
 /* Lines                                                                      */
 /* ------------------------------------------------------------------------- */
 
-/* Q(d), |d| beyond T3 taken as T3. */
+/* Q(d); |d| <= maxval because every sample is 0..maxval. */
 JD_INLINE int32_t
 quantize(const jd_scan *s, int32_t d)
 {
-    d = d < -s->t3 ? -s->t3 : d > s->t3 ? s->t3 : d;
     return s->quant[d];
 }
 
@@ -1020,9 +1041,8 @@ setup_scan(jd_scan *s, const jd_frame *f, uint32_t near, int8_t *quant, uint64_t
         bpp = 2;
     s->limit = 2 * (bpp + (bpp > 8 ? bpp : 8));
     s->reset = p.reset;
-    build_quantizer(quant, &p, s->near);
-    s->t3 = p.t3;
-    s->quant = quant + p.t3;
+    build_quantizer(quant, &p, s->near, top);
+    s->quant = quant + top;
     reset_contexts(s);
     return RD_OK;
 }
