@@ -51,7 +51,8 @@ TARGETS = {
     "ljpeg": (["ljpeg.c", *_CODEC], ["-DRD_HAVE_JPEG_LOSSLESS"], [], []),
     "jpeg12": (["jpeg12.c", *_CODEC], ["-DRD_HAVE_JPEG12"], [], []),
     "jpeg": (["jpeg.c", *_CODEC], ["-DRD_HAVE_JPEG"], ["libjpeg"], []),
-    "jls": (["jls.c", *_CODEC], ["-DRD_HAVE_JPEG_LS"], ["charls"], []),
+    "jls": (["jlsdec.c", "jls.c", *_CODEC], ["-DRD_HAVE_JPEG_LS", "-DRD_HAVE_CHARLS"], ["charls"],
+            []),
     "j2k": (["j2k.c", *_CODEC], ["-DRD_HAVE_J2K"], ["libopenjp2"], []),
     "scan": (["scan.c", "index.c", "dict.c", "inflate.c", "encaps.c"], [], [], ["-lz"]),
 }

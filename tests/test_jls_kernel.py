@@ -128,14 +128,16 @@ class _FrameInfo(ctypes.Structure):
 
 
 def charls_encode(raw: bytes, rows: int, cols: int, spp: int, bits: int, near: int,
-                  ilv: int) -> bytes:
+                  ilv: int, color_transform: int = 0) -> bytes:
     """CharLS's C encoder through ctypes, for images too small for pyjpegls
-    (whose output buffer is twice the input: a 1x1 image does not fit)."""
+    (whose output buffer is twice the input: a 1x1 image does not fit), and
+    for CharLS's own colour transforms (1..3: HP1..HP3, an APP8 segment)."""
     charls = ctypes.CDLL(ctypes.util.find_library("charls") or "libcharls.so.2")
     charls.charls_jpegls_encoder_create.restype = ctypes.c_void_p
     charls.charls_jpegls_encoder_destroy.argtypes = [ctypes.c_void_p]
     for name in ("set_frame_info", "set_interleave_mode", "set_near_lossless",
-                 "set_destination_buffer", "encode_from_buffer", "get_bytes_written"):
+                 "set_color_transformation", "set_destination_buffer", "encode_from_buffer",
+                 "get_bytes_written"):
         getattr(charls, f"charls_jpegls_encoder_{name}").restype = ctypes.c_int
     enc = ctypes.c_void_p(charls.charls_jpegls_encoder_create())
     out = ctypes.create_string_buffer(len(raw) * 2 + 4096)
@@ -145,6 +147,7 @@ def charls_encode(raw: bytes, rows: int, cols: int, spp: int, bits: int, near: i
         for rc in (charls.charls_jpegls_encoder_set_frame_info(enc, ctypes.byref(info)),
                    charls.charls_jpegls_encoder_set_interleave_mode(enc, ilv),
                    charls.charls_jpegls_encoder_set_near_lossless(enc, near),
+                   charls.charls_jpegls_encoder_set_color_transformation(enc, color_transform),
                    charls.charls_jpegls_encoder_set_destination_buffer(
                        enc, out, ctypes.c_size_t(len(out))),
                    charls.charls_jpegls_encoder_encode_from_buffer(

@@ -443,3 +443,54 @@ if __name__ == "__main__":
             ks.limit_address_space(int(os.environ["RD_JLSDEC_RLIMIT_AS"]))
         sys.exit(_mutation_main(sys.argv[2], sys.argv[3]))
     sys.exit("usage: test_jlsdec_kernel.py --mutate OWN_LIBRARY REFERENCE_LIBRARY")
+
+
+# --------------------------------------------------------------------------
+# What rapidicom calls: codec.c's JPEG-LS entry
+# --------------------------------------------------------------------------
+
+_DISPATCH_SHIM = """
+#include "rapidicom.h"
+rd_status
+dispatch_jpeg_ls(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                 const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
+                 rd_error *err)
+{
+    return rd_codec_decoder(RD_CODEC_JPEG_LS)(src, src_len, desc, options, dst, dst_cap, err);
+}
+"""
+
+
+def test_codec_entry_uses_ours_and_falls_back_to_charls(libs, tmp_path):
+    """rd_codec_decoder(RD_CODEC_JPEG_LS) decodes with our decoder (its
+    messages show it) and hands CharLS the streams ours does not take: here
+    CharLS's HP1..HP3 colour transforms, which it undoes."""
+    own, ref = libs
+    shim = tmp_path / "dispatch.c"
+    shim.write_text(_DISPATCH_SHIM)
+    lib = ks.load_library(
+        ks.build_library(tmp_path, [shim, CORE / "codec.c", *OWN_SOURCES, CORE / "jls.c"],
+                         ["charls"], ["-DRD_HAVE_JPEG_LS", "-DRD_HAVE_CHARLS"],
+                         name="libdispatch.so", cflags=CFLAGS),
+        "dispatch_jpeg_ls", colour=True)
+
+    samples = jls_tests.smooth_samples(16, 24, 1, 12, seed=21)
+    code, _ = jls_tests.encode(samples, 12)
+    desc = FrameDesc(16, 24, 1, 16, 12, 0, 0, 2)
+    st, out, err = ks.run_decoder(lib, lib.dispatch_jpeg_ls, code, desc, options())
+    assert st == RD_OK, err.msg
+    assert np.array_equal(ks.frame_array(out, desc), samples)
+    # a cut stream fails with our decoder's message, not CharLS's
+    st, _, err = ks.run_decoder(lib, lib.dispatch_jpeg_ls, code[:len(code) // 2], desc,
+                                options())
+    assert st == RD_ERR_DECODE and err.msg.decode().startswith("JPEG-LS: "), err.msg
+
+    rgb = jls_tests.smooth_samples(10, 13, 3, 8, seed=22)
+    desc = FrameDesc(10, 13, 3, 8, 8, 0, 0, 4)
+    for transform in (1, 2, 3):
+        code = jls_tests.charls_encode(rgb.tobytes(), 10, 13, 3, 8, 0, 2, transform)
+        st, _, err = ks.run_decoder(own, own.rd_jls_own_decode_frame, code, desc, options())
+        assert st == RD_ERR_UNSUPPORTED, (transform, err.msg)
+        st, out, err = ks.run_decoder(lib, lib.dispatch_jpeg_ls, code, desc, options())
+        assert st == RD_OK, (transform, err.msg)
+        assert np.array_equal(ks.frame_array(out, desc), rgb), transform

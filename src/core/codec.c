@@ -8,6 +8,23 @@
  */
 #include "rd_common.h"
 
+/*
+ * JPEG-LS: our decoder first - Debian's CharLS is built with its internal
+ * assertions on and decodes at about half the speed - and CharLS for the
+ * streams ours does not take (mapping tables, CharLS's colour transforms).
+ */
+static rd_status
+decode_jpeg_ls(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+               const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap, rd_error *err)
+{
+    rd_status st = rd_jls_own_decode_frame(src, src_len, desc, options, dst, dst_cap, err);
+#ifdef RD_HAVE_CHARLS
+    if (st == RD_ERR_UNSUPPORTED)
+        st = rd_jls_decode_frame(src, src_len, desc, options, dst, dst_cap, err);
+#endif
+    return st;
+}
+
 rd_codec_fn
 rd_codec_decoder(rd_codec_id codec)
 {
@@ -26,7 +43,7 @@ rd_codec_decoder(rd_codec_id codec)
 #endif
 #ifdef RD_HAVE_JPEG_LS
     case RD_CODEC_JPEG_LS:
-        return rd_jls_decode_frame;
+        return decode_jpeg_ls;
 #endif
 #ifdef RD_HAVE_J2K
     case RD_CODEC_J2K:

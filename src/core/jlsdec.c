@@ -74,11 +74,6 @@
 
 #include "rd_common.h"
 
-rd_status
-rd_jls_own_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
-                        const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
-                        rd_error *err);
-
 #define JD_MAX_COMPONENTS 4u
 #define JD_RUN_CONTEXT0 365u           /* run-interruption contexts 365 (RItype 0), 366 */
 #define JD_CONTEXTS 367u
@@ -396,19 +391,13 @@ JD_INLINE int32_t
 reconstruct(const jd_scan *s, int32_t px, int32_t err, const int lossless)
 {
     int32_t v;
-    if (lossless) {
-        v = px + err;
-        if (v < 0)
-            v += s->range;
-        else if (v > s->maxval)
-            v -= s->range;
-    } else {
-        v = px + err * s->step;
-        if (v < -s->near)
-            v += s->range * s->step;
-        else if (v > s->maxval + s->near)
-            v -= s->range * s->step;
-    }
+    if (lossless)   /* RANGE = MAXVAL + 1 = 2^P: the modulo is a mask, no clamp needed */
+        return (px + err) & s->maxval;
+    v = px + err * s->step;
+    if (v < -s->near)
+        v += s->range * s->step;
+    else if (v > s->maxval + s->near)
+        v -= s->range * s->step;
     if (v < 0)
         v = 0;
     else if (v > s->maxval)
@@ -424,16 +413,15 @@ half_floor(int32_t v)
 }
 
 /* The smallest k with n << k >= a (A.5.1), at most 24; n >= 1.  Without
- * the standard's loop: n << k0 has the top bit of a, one more step may be
- * needed. */
+ * the standard's loop or a branch: n << k0 has the top bit of a, one more
+ * step may be needed; a <= n gives k0 <= 0.  A can halve down to 0 (a
+ * context whose errors are all 0), and a | 1 has a's top bit for a >= 2. */
 JD_INLINE uint32_t
-golomb_k(int32_t n, uint64_t a)
+golomb_k(int32_t n, uint32_t a)
 {
-    uint32_t k;
-    if (a <= (uint64_t)n)
-        return 0;
-    k = (uint32_t)(__builtin_clzll((uint64_t)n) - __builtin_clzll(a));
-    k += ((uint64_t)n << k) < a;
+    int32_t k0 = __builtin_clz((uint32_t)n) - __builtin_clz(a | 1);
+    uint32_t k = k0 > 0 ? (uint32_t)k0 : 0;
+    k += ((uint64_t)(uint32_t)n << k) < a;
     return k < 24 ? k : 24;
 }
 
@@ -502,7 +490,7 @@ decode_interruption_error(jd_scan *s, jd_bits *bits, uint32_t ritype, uint32_t r
 {
     jd_context *cx = &s->ctx[JD_RUN_CONTEXT0 + ritype];
     int32_t *nn = &s->nn[ritype];
-    uint64_t temp = (uint64_t)cx->a + (ritype ? (uint32_t)cx->n >> 1 : 0);
+    uint32_t temp = cx->a + (ritype ? (uint32_t)cx->n >> 1 : 0);
     uint32_t k = golomb_k(cx->n, temp), m, map;
     int32_t err, mag;
 
@@ -731,7 +719,19 @@ write_line(const jd_output *o, uint32_t row, uint32_t comp, const int32_t *line,
         mask = (1u << o->sign_bits) - 1;
         sign = 1u << (o->sign_bits - 1);
     }
-    if (o->obytes == 1) {
+    if (stride == o->obytes && step == 1) {
+        /* one component: contiguous, a loop the compiler vectorises */
+        if (o->obytes == 1) {
+            for (x = 0; x < o->width; x++)
+                out[x] = (uint8_t)((((uint32_t)line[x] & mask) ^ sign) - sign);
+        } else {
+            for (x = 0; x < o->width; x++) {
+                uint32_t v = (((uint32_t)line[x] & mask) ^ sign) - sign;
+                out[2 * x] = (uint8_t)v;
+                out[2 * x + 1] = (uint8_t)(v >> 8);
+            }
+        }
+    } else if (o->obytes == 1) {
         for (x = 0; x < o->width; x++)
             out[x * stride] = (uint8_t)((((uint32_t)line[x * step] & mask) ^ sign) - sign);
     } else {

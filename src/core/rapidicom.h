@@ -442,7 +442,16 @@ rd_jpeg_lossless_decode_frame(const uint8_t *src, uint64_t src_len, const rd_fra
                               const rd_codec_options *options, uint8_t *dst,
                               uint64_t dst_cap, rd_error *err);
 
-/* JPEG-LS lossless and near-lossless (CharLS). */
+/* JPEG-LS lossless and near-lossless, our own decoder (jlsdec.c): every
+ * stream CharLS writes except mapping tables and CharLS's colour
+ * transforms, which give RD_ERR_UNSUPPORTED. */
+rd_status
+rd_jls_own_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
+                        const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
+                        rd_error *err);
+
+/* JPEG-LS lossless and near-lossless (CharLS): what rd_codec_decoder
+ * falls back to where rd_jls_own_decode_frame says RD_ERR_UNSUPPORTED. */
 rd_status
 rd_jls_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
                     const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,

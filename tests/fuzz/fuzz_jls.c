@@ -1,6 +1,6 @@
 /*
- * fuzz_jls.c - libFuzzer target: JPEG-LS, the CharLS wrapper (jls.c), reached through
- * rd_codec_decoder().
+ * fuzz_jls.c - libFuzzer target: JPEG-LS, our decoder (jlsdec.c) and, for what it
+ * does not take, the CharLS wrapper (jls.c), reached through rd_codec_decoder().
  * Input layout and checks: fuzz_decoder.h.
  */
 #include "fuzz_decoder.h"
