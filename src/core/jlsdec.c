@@ -438,8 +438,11 @@ decode_regular(jd_scan *s, jd_bits *bits, int32_t q, int32_t ra, int32_t rb, int
     int32_t px, err, lo = ra < rb ? ra : rb, hi = ra < rb ? rb : ra;
     uint32_t k, m;
 
-    /* median edge detector (A.4.1) and bias correction */
-    px = rc >= hi ? lo : rc <= lo ? hi : ra + rb - rc;
+    /* median edge detector (A.4.1): the median of Ra, Rb and Ra + Rb - Rc,
+     * which is Ra + Rb - Rc clamped to [min, max] of Ra and Rb; then the
+     * bias correction */
+    px = ra + rb - rc;
+    px = px < lo ? lo : px > hi ? hi : px;
     px += (cx->c ^ sign) - sign;
     px = px < 0 ? 0 : px > s->maxval ? s->maxval : px;
 
@@ -465,18 +468,15 @@ decode_regular(jd_scan *s, jd_bits *bits, int32_t q, int32_t ra, int32_t rb, int
         cx->n >>= 1;
     }
     cx->n++;
-    if (cx->b <= -cx->n) {
-        cx->b += cx->n;
-        if (cx->c > JD_MIN_C)
-            cx->c--;
-        if (cx->b <= -cx->n)
-            cx->b = -cx->n + 1;
-    } else if (cx->b > 0) {
-        cx->b -= cx->n;
-        if (cx->c < JD_MAX_C)
-            cx->c++;
-        if (cx->b > 0)
-            cx->b = 0;
+    {
+        /* B back into (-N, 0], C one step towards the bias; as selects,
+         * since the data decide which way */
+        const int32_t n = cx->n, b = cx->b, c = cx->c;
+        const int down = b <= -n, up = b > 0;
+        const int32_t b_down = b + n <= -n ? -n + 1 : b + n;
+        const int32_t b_up = b - n > 0 ? 0 : b - n;
+        cx->b = down ? b_down : up ? b_up : b;
+        cx->c = c + (up & (c < JD_MAX_C)) - (down & (c > JD_MIN_C));
     }
     return reconstruct(s, px, (err ^ sign) - sign, lossless);
 }
@@ -621,20 +621,6 @@ decode_line_single_impl(jd_scan *scan, const int32_t *prev, int32_t *cur, uint32
     scan->bits = bits;
 }
 
-static void
-decode_line_single_lossless(jd_scan *s, const int32_t *prev, int32_t *cur, uint32_t width,
-                            uint32_t *run_index)
-{
-    decode_line_single_impl(s, prev, cur, width, run_index, 1);
-}
-
-static void
-decode_line_single_near(jd_scan *s, const int32_t *prev, int32_t *cur, uint32_t width,
-                        uint32_t *run_index)
-{
-    decode_line_single_impl(s, prev, cur, width, run_index, 0);
-}
-
 /* One line of `nc` sample-interleaved components (interleave mode 2). */
 JD_INLINE void
 decode_line_interleaved_impl(jd_scan *scan, const int32_t *prev, int32_t *cur, uint32_t width,
@@ -683,14 +669,71 @@ decode_line_interleaved_impl(jd_scan *scan, const int32_t *prev, int32_t *cur, u
     scan->bits = bits;
 }
 
-static void
-decode_line_interleaved(jd_scan *s, const int32_t *prev, int32_t *cur, uint32_t width,
-                        uint32_t nc, uint32_t *run_index)
+/*
+ * The line decoders a scan calls, each specialised by the compiler for its
+ * constants: lossless or not, and 3 components (RGB, YBR) or any number.
+ * They are built twice on x86-64: for any CPU, and for CPUs with BMI1/2
+ * and LZCNT (Intel since 2013, AMD since 2015), whose shifts by a register
+ * amount and count of leading zeros the bit reader is made of; the
+ * variables the loop keeps then fit the registers.
+ */
+typedef struct jd_line_decoders {
+    void (*single)(jd_scan *, const int32_t *, int32_t *, uint32_t, uint32_t, uint32_t *);
+    void (*single_near)(jd_scan *, const int32_t *, int32_t *, uint32_t, uint32_t, uint32_t *);
+    void (*interleaved)(jd_scan *, const int32_t *, int32_t *, uint32_t, uint32_t, uint32_t *);
+    void (*interleaved_near)(jd_scan *, const int32_t *, int32_t *, uint32_t, uint32_t,
+                             uint32_t *);
+} jd_line_decoders;
+
+#define JD_LINE_DECODERS(name, attr)                                                        \
+    attr static void name##_single(jd_scan *s, const int32_t *prev, int32_t *cur,          \
+                                   uint32_t width, uint32_t nc, uint32_t *run_index)       \
+    {                                                                                       \
+        (void)nc;                                                                           \
+        decode_line_single_impl(s, prev, cur, width, run_index, 1);                         \
+    }                                                                                       \
+    attr static void name##_single_near(jd_scan *s, const int32_t *prev, int32_t *cur,     \
+                                        uint32_t width, uint32_t nc, uint32_t *run_index)  \
+    {                                                                                       \
+        (void)nc;                                                                           \
+        decode_line_single_impl(s, prev, cur, width, run_index, 0);                         \
+    }                                                                                       \
+    attr static void name##_interleaved(jd_scan *s, const int32_t *prev, int32_t *cur,     \
+                                        uint32_t width, uint32_t nc, uint32_t *run_index)  \
+    {                                                                                       \
+        if (nc == 3)                                                                        \
+            decode_line_interleaved_impl(s, prev, cur, width, 3, run_index, 1);             \
+        else                                                                                \
+            decode_line_interleaved_impl(s, prev, cur, width, nc, run_index, 1);            \
+    }                                                                                       \
+    attr static void name##_interleaved_near(jd_scan *s, const int32_t *prev, int32_t *cur,\
+                                             uint32_t width, uint32_t nc,                   \
+                                             uint32_t *run_index)                           \
+    {                                                                                       \
+        if (nc == 3)                                                                        \
+            decode_line_interleaved_impl(s, prev, cur, width, 3, run_index, 0);             \
+        else                                                                                \
+            decode_line_interleaved_impl(s, prev, cur, width, nc, run_index, 0);            \
+    }                                                                                       \
+    static const jd_line_decoders name = {name##_single, name##_single_near,                \
+                                          name##_interleaved, name##_interleaved_near};
+
+JD_LINE_DECODERS(lines_generic, )
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(RD_NO_SIMD)
+JD_LINE_DECODERS(lines_bmi2, __attribute__((target("bmi,bmi2,lzcnt"))))
+#endif
+
+/* The decoders for this CPU. */
+static const jd_line_decoders *
+line_decoders(void)
 {
-    if (s->near == 0)
-        decode_line_interleaved_impl(s, prev, cur, width, nc, run_index, 1);
-    else
-        decode_line_interleaved_impl(s, prev, cur, width, nc, run_index, 0);
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(RD_NO_SIMD)
+    if (__builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2")
+        && __builtin_cpu_supports("lzcnt"))
+        return &lines_bmi2;
+#endif
+    return &lines_generic;
 }
 
 /* ------------------------------------------------------------------------- */
@@ -1092,6 +1135,7 @@ decode_scan(jd_scan *s, const jd_frame *f, const jd_sos *sos, const jd_buffers *
     const uint32_t groups = interleaved ? 1 : sos->ns;         /* line buffers in use */
     const uint32_t nc = interleaved ? sos->ns : 1;             /* samples per pixel in one */
     const uint64_t line_len = (uint64_t)(f->width + 2) * nc;
+    const jd_line_decoders *lines = line_decoders();
     uint32_t run_index[JD_MAX_COMPONENTS] = {0};
     uint32_t row, g, restarts = 0, since_restart = 0;
 
@@ -1113,11 +1157,11 @@ decode_scan(jd_scan *s, const jd_frame *f, const jd_sos *sos, const jd_buffers *
             int32_t *prev = base + ((row + 1) & 1) * line_len + nc;
             set_guards(prev, cur, f->width, nc);
             if (interleaved)
-                decode_line_interleaved(s, prev, cur, f->width, nc, &run_index[0]);
-            else if (s->near == 0)
-                decode_line_single_lossless(s, prev, cur, f->width, &run_index[g]);
+                (s->near == 0 ? lines->interleaved : lines->interleaved_near)(
+                    s, prev, cur, f->width, nc, &run_index[0]);
             else
-                decode_line_single_near(s, prev, cur, f->width, &run_index[g]);
+                (s->near == 0 ? lines->single : lines->single_near)(
+                    s, prev, cur, f->width, 1, &run_index[g]);
             if (RD_UNLIKELY(s->bits.bad || s->bits.count < s->bits.zeros))
                 return rd_fail(err, RD_ERR_DECODE, (uint64_t)(s->bits.pos - src), RD_NO_TAG,
                                "JPEG-LS: %s in line %u of the scan",
