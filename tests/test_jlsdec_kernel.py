@@ -1,7 +1,8 @@
 """Our own JPEG-LS decoder (src/core/jlsdec.c), tested on its own through ctypes.
 
 jlsdec.c, frame.c and colour.c are compiled here into a shared library with
-``cc -O2 -shared -fPIC -Isrc/core ...`` (no external library), and the
+``cc -O2 -shared -fPIC -Isrc/core ...`` (no external library) - twice, with
+the line loops chosen for this CPU and with only the generic ones - and the
 CharLS-based decoder (jls.c) is built next to it as the reference with the
 same output contract.  Checked:
 
@@ -63,11 +64,14 @@ def build_own(tmp_dir: Path, name: str = "librdjlsdec.so", extra=()) -> Path:
     return ks.build_library(tmp_dir, OWN_SOURCES, (), list(extra), name=name, cflags=CFLAGS)
 
 
-@pytest.fixture(scope="module")
-def libs(tmp_path_factory):
-    """(our decoder, the CharLS-based one)."""
+@pytest.fixture(scope="module", params=["cpu", "generic"])
+def libs(request, tmp_path_factory):
+    """(our decoder, the CharLS-based one).  Ours twice: as built for this
+    CPU (on x86-64 with GCC, the BMI2/LZCNT line loops where the CPU has
+    them), and with -DRD_NO_SIMD (the loops for any CPU)."""
     tmp = tmp_path_factory.mktemp("rdjlsdec")
-    own = ks.load_library(build_own(tmp), OWN_ENTRY, colour=True)
+    extra = ["-DRD_NO_SIMD"] if request.param == "generic" else []
+    own = ks.load_library(build_own(tmp, extra=extra), OWN_ENTRY, colour=True)
     ref = ks.load_library(ks.build_library(tmp, CHARLS_SOURCES, ["charls"], [],
                                            name="librdjls.so", cflags=CFLAGS),
                           CHARLS_ENTRY, colour=True)

@@ -672,10 +672,12 @@ decode_line_interleaved_impl(jd_scan *scan, const int32_t *prev, int32_t *cur, u
 /*
  * The line decoders a scan calls, each specialised by the compiler for its
  * constants: lossless or not, and 3 components (RGB, YBR) or any number.
- * They are built twice on x86-64: for any CPU, and for CPUs with BMI1/2
- * and LZCNT (Intel since 2013, AMD since 2015), whose shifts by a register
- * amount and count of leading zeros the bit reader is made of; the
- * variables the loop keeps then fit the registers.
+ * They are built twice on x86-64 with GCC: for any CPU, and for CPUs with
+ * BMI1/2 and LZCNT (Intel since 2013, AMD since 2015), whose shifts by any
+ * register and count of leading zeros (without BSR's dependency on its
+ * output register) the bit reader is made of: 10-25% faster.  clang 14's
+ * __builtin_cpu_supports does not know "lzcnt", so clang builds (the
+ * fuzzers) have the first only; the sanitizer build uses GCC and both.
  */
 typedef struct jd_line_decoders {
     void (*single)(jd_scan *, const int32_t *, int32_t *, uint32_t, uint32_t, uint32_t *);
@@ -720,7 +722,8 @@ typedef struct jd_line_decoders {
 
 JD_LINE_DECODERS(lines_generic, )
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(RD_NO_SIMD)
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(RD_NO_SIMD)
+#define JD_HAVE_BMI2_LINES
 JD_LINE_DECODERS(lines_bmi2, __attribute__((target("bmi,bmi2,lzcnt"))))
 #endif
 
@@ -728,7 +731,7 @@ JD_LINE_DECODERS(lines_bmi2, __attribute__((target("bmi,bmi2,lzcnt"))))
 static const jd_line_decoders *
 line_decoders(void)
 {
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(RD_NO_SIMD)
+#ifdef JD_HAVE_BMI2_LINES
     if (__builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2")
         && __builtin_cpu_supports("lzcnt"))
         return &lines_bmi2;
