@@ -447,6 +447,22 @@ def mutation_env(asan_runtime: str | None = None, asan_options: str = "detect_le
     return env
 
 
+
+def cxx_mutation_env(tmp_dir: Path, rlimit_variable: str) -> tuple[list[str], dict[str, str]]:
+    """(compile flags, environment) of a mutation subprocess whose decoder
+    library links a C++ library (CharLS).  Under ASan: any single
+    allocation over 1 GiB aborts the process (no absurd allocations), and
+    libstdc++ is preloaded after the runtime, or ASan's __cxa_throw
+    interceptor finds nothing to forward to.  Without ASan the subprocess
+    caps its address space at 4 GiB itself, reading `rlimit_variable`."""
+    flags, libasan = python_asan(tmp_dir)
+    if libasan is not None:
+        return flags or [], mutation_env(libasan, "detect_leaks=0:max_allocation_size_mb=1024",
+                                         preload_after=["libstdc++.so.6"])
+    env = mutation_env()
+    env[rlimit_variable] = str(4 << 30)
+    return flags or [], env
+
 def run_mutation(script: str, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     """`python script args...` (a test file's __main__), at most 300 s."""
     return subprocess.run([sys.executable, script, *map(str, args)],

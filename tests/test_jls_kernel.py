@@ -127,17 +127,25 @@ class _FrameInfo(ctypes.Structure):
                 ("bits_per_sample", ctypes.c_int32), ("component_count", ctypes.c_int32)]
 
 
+class _PresetParameters(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_int32) for name in (
+        "maximum_sample_value", "threshold1", "threshold2", "threshold3", "reset_value")]
+
+
 def charls_encode(raw: bytes, rows: int, cols: int, spp: int, bits: int, near: int,
-                  ilv: int, color_transform: int = 0) -> bytes:
+                  ilv: int, color_transform: int = 0,
+                  preset: tuple[int, int, int, int, int] | None = None) -> bytes:
     """CharLS's C encoder through ctypes, for images too small for pyjpegls
-    (whose output buffer is twice the input: a 1x1 image does not fit), and
-    for CharLS's own colour transforms (1..3: HP1..HP3, an APP8 segment)."""
+    (whose output buffer is twice the input: a 1x1 image does not fit), for
+    CharLS's own colour transforms (1..3: HP1..HP3, an APP8 segment) and for
+    explicit preset coding parameters (MAXVAL, T1, T2, T3, RESET: an LSE
+    segment)."""
     charls = ctypes.CDLL(ctypes.util.find_library("charls") or "libcharls.so.2")
     charls.charls_jpegls_encoder_create.restype = ctypes.c_void_p
     charls.charls_jpegls_encoder_destroy.argtypes = [ctypes.c_void_p]
     for name in ("set_frame_info", "set_interleave_mode", "set_near_lossless",
-                 "set_color_transformation", "set_destination_buffer", "encode_from_buffer",
-                 "get_bytes_written"):
+                 "set_color_transformation", "set_preset_coding_parameters",
+                 "set_destination_buffer", "encode_from_buffer", "get_bytes_written"):
         getattr(charls, f"charls_jpegls_encoder_{name}").restype = ctypes.c_int
     enc = ctypes.c_void_p(charls.charls_jpegls_encoder_create())
     out = ctypes.create_string_buffer(len(raw) * 2 + 4096)
@@ -148,6 +156,8 @@ def charls_encode(raw: bytes, rows: int, cols: int, spp: int, bits: int, near: i
                    charls.charls_jpegls_encoder_set_interleave_mode(enc, ilv),
                    charls.charls_jpegls_encoder_set_near_lossless(enc, near),
                    charls.charls_jpegls_encoder_set_color_transformation(enc, color_transform),
+                   charls.charls_jpegls_encoder_set_preset_coding_parameters(
+                       enc, ctypes.byref(_PresetParameters(*(preset or (0,) * 5)))),
                    charls.charls_jpegls_encoder_set_destination_buffer(
                        enc, out, ctypes.c_size_t(len(out))),
                    charls.charls_jpegls_encoder_encode_from_buffer(
@@ -671,19 +681,9 @@ def _mutation_main(libpath: str) -> int:
 
 
 def test_mutated_streams_never_crash(tmp_path):
-    flags, libasan = ks.python_asan(tmp_path)
-    if libasan is not None:
-        # Any single allocation over 1 GiB aborts the process (ASan's
-        # allocator_may_return_null=0): no absurd allocations.
-        # CharLS is C++: libstdc++ must be loaded when ASan starts, or
-        # its __cxa_throw interceptor finds nothing to forward to.
-        env = ks.mutation_env(libasan, "detect_leaks=0:max_allocation_size_mb=1024",
-                              preload_after=["libstdc++.so.6"])
-    else:
-        env = ks.mutation_env()
-        # the subprocess sets RLIMIT_AS itself (see __main__)
-        env["RD_JLS_RLIMIT_AS"] = str(4 << 30)
-    libpath = build_library(tmp_path, "libmut.so", flags or [])
+    # the subprocess sets RLIMIT_AS itself without ASan (see __main__)
+    flags, env = ks.cxx_mutation_env(tmp_path, "RD_JLS_RLIMIT_AS")
+    libpath = build_library(tmp_path, "libmut.so", flags)
     res = ks.run_mutation(__file__, "--mutate", libpath, env=env)
     ks.assert_exited_cleanly(res.returncode, res.stdout, res.stderr)
 

@@ -220,40 +220,6 @@ def test_round_trip(libs, case):
 # Preset coding parameters (LSE 1)
 # --------------------------------------------------------------------------
 
-class _PresetParameters(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_int32) for name in (
-        "maximum_sample_value", "threshold1", "threshold2", "threshold3", "reset_value")]
-
-
-def charls_encode_preset(raw: bytes, rows: int, cols: int, spp: int, bits: int, near: int,
-                         ilv: int, preset: tuple[int, int, int, int, int]) -> bytes:
-    """CharLS's C encoder with explicit preset coding parameters (written
-    as an LSE segment)."""
-    charls = ctypes.CDLL(ctypes.util.find_library("charls") or "libcharls.so.2")
-    charls.charls_jpegls_encoder_create.restype = ctypes.c_void_p
-    charls.charls_jpegls_encoder_destroy.argtypes = [ctypes.c_void_p]
-    enc = ctypes.c_void_p(charls.charls_jpegls_encoder_create())
-    out = ctypes.create_string_buffer(len(raw) * 2 + 4096)
-    written = ctypes.c_size_t()
-    info = jls_tests._FrameInfo(cols, rows, bits, spp)
-    params = _PresetParameters(*preset)
-    try:
-        for rc in (charls.charls_jpegls_encoder_set_frame_info(enc, ctypes.byref(info)),
-                   charls.charls_jpegls_encoder_set_interleave_mode(enc, ilv),
-                   charls.charls_jpegls_encoder_set_near_lossless(enc, near),
-                   charls.charls_jpegls_encoder_set_preset_coding_parameters(
-                       enc, ctypes.byref(params)),
-                   charls.charls_jpegls_encoder_set_destination_buffer(
-                       enc, out, ctypes.c_size_t(len(out))),
-                   charls.charls_jpegls_encoder_encode_from_buffer(
-                       enc, raw, ctypes.c_size_t(len(raw)), ctypes.c_uint32(0)),
-                   charls.charls_jpegls_encoder_get_bytes_written(enc, ctypes.byref(written))):
-            assert rc == 0, f"CharLS encoder error {rc}"
-    finally:
-        charls.charls_jpegls_encoder_destroy(enc)
-    return out.raw[:written.value]
-
-
 PRESETS = [
     # bits, near, (MAXVAL, T1, T2, T3, RESET)
     (8, 0, (0, 0, 0, 0, 0)),
@@ -272,7 +238,7 @@ def test_preset_coding_parameters(libs, bits, near, preset):
     samples = jls_tests.smooth_samples(37, 45, 1, bits, seed=bits + near)
     samples = np.minimum(samples, maxval).astype(samples.dtype)
     raw = samples.astype("<u1" if bits <= 8 else "<u2").tobytes()
-    code = charls_encode_preset(raw, 37, 45, 1, bits, near, 0, preset)
+    code = jls_tests.charls_encode(raw, 37, 45, 1, bits, near, 0, preset=preset)
     if any(preset):
         assert b"\xff\xf8\x00\x0d\x01" in code, "no LSE segment written"
     desc = FrameDesc(37, 45, 1, 8 if bits <= 8 else 16, bits, 0, 0, 2)
@@ -424,16 +390,8 @@ def _mutation_main(own_path: str, ref_path: str) -> int:
 
 
 def test_mutated_streams_never_crash(tmp_path):
-    flags, libasan = ks.python_asan(tmp_path)
-    if libasan is not None:
-        # Any single allocation over 1 GiB aborts the process: no absurd
-        # allocations.  libstdc++ is preloaded for the CharLS reference.
-        env = ks.mutation_env(libasan, "detect_leaks=0:max_allocation_size_mb=1024",
-                              preload_after=["libstdc++.so.6"])
-    else:
-        env = ks.mutation_env()
-        env["RD_JLSDEC_RLIMIT_AS"] = str(4 << 30)
-    own_path = build_own(tmp_path, "libmut.so", flags or [])
+    flags, env = ks.cxx_mutation_env(tmp_path, "RD_JLSDEC_RLIMIT_AS")
+    own_path = build_own(tmp_path, "libmut.so", flags)
     ref_path = ks.build_library(tmp_path, CHARLS_SOURCES, ["charls"], [],
                                 name="libref.so", cflags=CFLAGS)
     res = ks.run_mutation(__file__, "--mutate", own_path, ref_path, env=env)

@@ -64,7 +64,7 @@
 #include <charls/charls.h>
 
 #include "rd_common.h"
-#include "rd_jpeg_view.h"
+#include "rd_jls_rules.h"
 
 
 /* ------------------------------------------------------------------------- */
@@ -225,46 +225,18 @@ rd_jls_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
     charls_frame_info info;
     charls_interleave_mode ilv = CHARLS_INTERLEAVE_MODE_NONE;
     charls_jpegls_errc ec;
-    rd_jpeg_view view;
-    uint64_t frame_size, pixels, max_pixels = RD_DEFAULT_MAX_PIXELS, want;
+    uint64_t pixels, max_pixels = RD_DEFAULT_MAX_PIXELS, want;
     uint32_t flags = 0, obytes, cbytes, sign_bits;
     size_t need = 0;
     int planar, ybr_to_rgb;
     rd_status st = RD_OK;
 
     /* --- arguments and the frame description (nothing allocated yet) --- */
-    if (desc == NULL || dst == NULL || (src == NULL && src_len != 0))
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG, "JPEG-LS: NULL %s",
-                       desc == NULL ? "frame description"
-                       : dst == NULL ? "output buffer" : "input");
     rd_read_codec_options(options, &flags, NULL, &max_pixels);
-    if (desc->bits_allocated != 8 && desc->bits_allocated != 16)
-        return rd_fail(err, RD_ERR_UNSUPPORTED, 0, RD_NO_TAG,
-                       "JPEG-LS: Bits Allocated %u is not supported (8 or 16; "
-                       "JPEG-LS samples have 2 to 16 bits)", (unsigned)desc->bits_allocated);
-    frame_size = rd_frame_size(desc);
-    if (frame_size == 0)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG-LS: frame of %u x %u pixels, %u samples of %u bits has no "
-                       "valid size (zero or over 64 bits)",
-                       (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned)desc->samples_per_pixel, (unsigned)desc->bits_allocated);
+    st = rd_jls_check_desc(src, src_len, desc, dst, dst_cap, max_pixels, err);
+    if (st != RD_OK)
+        return st;
     pixels = (uint64_t)desc->rows * desc->columns;
-    if (pixels > max_pixels)
-        return rd_fail(err, RD_ERR_LIMIT, 0, RD_NO_TAG,
-                       "JPEG-LS: frame of %u x %u = %llu pixels exceeds the limit of %llu",
-                       (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned long long)pixels, (unsigned long long)max_pixels);
-    if (frame_size > dst_cap)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG-LS: output buffer holds %llu bytes, the frame needs %llu",
-                       (unsigned long long)dst_cap, (unsigned long long)frame_size);
-    if (src_len > SIZE_MAX)
-        return rd_fail(err, RD_ERR_LIMIT, 0, RD_NO_TAG,
-                       "JPEG-LS: %llu-byte codestream is too large for this platform",
-                       (unsigned long long)src_len);
-    if (src_len == 0)
-        return rd_fail(err, RD_ERR_DECODE, 0, RD_NO_TAG, "JPEG-LS: empty codestream");
     obytes = desc->bits_allocated / 8;
 
     /* --- header --- */
@@ -326,16 +298,7 @@ rd_jls_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
     }
 
     /* pydicom's sign width and colour-space decision (see the file header). */
-    rd_jpeg_view_read(src, src_len, &view);
-    sign_bits = view.parsed ? view.precision : desc->bits_stored;
-    if (sign_bits == 0 || sign_bits > 8 * obytes)
-        sign_bits = 8 * obytes;     /* pydicom: no shift, a plain signed view */
-    ybr_to_rgb = !(flags & RD_CODEC_KEEP_YBR) && view.parsed && desc->samples_per_pixel == 3
-                 && obytes == 1 && desc->pixel_representation == 0
-                 && !(view.rgb_ids && desc->photometric != RD_PI_RGB) && view.jfif
-                 && desc->photometric != RD_PI_YBR_FULL && desc->photometric != RD_PI_YBR_FULL_422
-                 && desc->photometric != RD_PI_YBR_ICT && desc->photometric != RD_PI_YBR_RCT
-                 && desc->photometric != RD_PI_YBR_PARTIAL_420;
+    rd_jls_pydicom_rules(src, src_len, desc, flags, &sign_bits, &ybr_to_rgb);
 
     /* --- pixels --- */
     if (!scan_has_end_marker(src, src_len)) {

@@ -73,6 +73,7 @@
 #include <stdlib.h>
 
 #include "rd_common.h"
+#include "rd_jls_rules.h"
 
 #define JD_MAX_COMPONENTS 4u
 #define JD_RUN_CONTEXT0 365u           /* run-interruption contexts 365 (RItype 0), 366 */
@@ -115,21 +116,6 @@ bits_start(jd_bits *b, const uint8_t *pos, const uint8_t *end)
     memset(b, 0, sizeof(*b));
     b->pos = pos;
     b->end = end;
-}
-
-JD_INLINE uint64_t
-load_be64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap64(v);
-#elif !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
-    v = ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40)
-        | ((uint64_t)p[3] << 32) | ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16)
-        | ((uint64_t)p[6] << 8) | (uint64_t)p[7];
-#endif
-    return v;
 }
 
 /*
@@ -185,9 +171,8 @@ JD_INLINE void
 bits_refill(jd_bits *b)
 {
     if (RD_LIKELY(!b->after_ff && b->end - b->pos >= 8)) {
-        uint64_t w = load_be64(b->pos);
-        uint64_t x = ~w;
-        if (RD_LIKELY(((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) == 0)) {
+        uint64_t w = rd_be64(b->pos);
+        if (RD_LIKELY(rd_no_ff_byte(w))) {
             b->buf |= w >> b->count;
             b->pos += (63 - b->count) >> 3;
             b->count |= 56;
@@ -902,90 +887,6 @@ has_colour_transform(const uint8_t *seg, uint32_t seglen)
 }
 
 /* ------------------------------------------------------------------------- */
-/* pydicom's view of the header (the same walk as jls.c's read_header_view)   */
-/* ------------------------------------------------------------------------- */
-
-typedef struct jd_header_view {
-    int parsed;
-    uint32_t precision;
-    uint32_t components;
-    int rgb_ids;
-    int jfif;
-} jd_header_view;
-
-static int
-is_sof_marker(const uint8_t *p)
-{
-    if (p[0] != 0xFF)
-        return 0;
-    if (p[1] == 0xF7)
-        return 1;
-    return p[1] >= 0xC0 && p[1] <= 0xCF && p[1] != 0xC4 && p[1] != 0xC8 && p[1] != 0xCC;
-}
-
-/* What pydicom 3.0.2's _get_jpg_parameters() extracts (see jls.c). */
-static void
-read_header_view(const uint8_t *src, uint64_t len, jd_header_view *view)
-{
-    int app_jfif[16] = {0};
-    uint64_t pos = 2, ids_end;
-    uint32_t k;
-    int sof55;
-
-    memset(view, 0, sizeof(*view));
-    if (!rd_has(len, 0, 2) || src[0] != 0xFF || src[1] != 0xD8)
-        return;
-    for (;;) {
-        uint64_t seglen;
-        if (!rd_has(len, pos, 2))
-            return;
-        if (is_sof_marker(src + pos))
-            break;
-        if (!rd_has(len, pos, 4))
-            return;
-        seglen = rd_u16(src + pos + 2, 0);
-        if (src[pos] == 0xFF && src[pos + 1] >= 0xE0 && src[pos + 1] <= 0xEF) {
-            uint64_t end = pos + 2 + seglen < len ? pos + 2 + seglen : len;
-            app_jfif[src[pos + 1] - 0xE0] =
-                end >= pos + 4 && end - (pos + 4) >= 4 && memcmp(src + pos + 4, "JFIF", 4) == 0;
-        }
-        pos += seglen + 2;
-    }
-    sof55 = src[pos + 1] == 0xF7;
-    pos += 2;
-    if (!rd_has(len, pos, 8))
-        return;
-    view->precision = src[pos + 2];
-    view->components = src[pos + 7];
-    ids_end = pos + 8 + 3 * (uint64_t)view->components;
-    if (view->components > 0 && !(ids_end - 3 < len))
-        return;
-    if (view->components == 3) {
-        const uint8_t *id = src + pos + 8;
-        view->rgb_ids = (id[0] == 82 && id[3] == 71 && id[6] == 66)
-                        || (id[0] == 114 && id[3] == 103 && id[6] == 98);
-    }
-    pos = ids_end;
-    if (sof55) {
-        for (;;) {
-            if (rd_has(len, pos, 2) && src[pos] == 0xFF && src[pos + 1] == 0xDA)
-                break;
-            if (!rd_has(len, pos, 4))
-                return;
-            pos += (uint64_t)rd_u16(src + pos + 2, 0) + 2;
-        }
-        if (!rd_has(len, pos, 5))
-            return;
-        pos += 5 + 2 * (uint64_t)src[pos + 4];
-        if (!rd_has(len, pos, 2))
-            return;
-    }
-    for (k = 0; k < 16; k++)
-        view->jfif |= app_jfif[k];
-    view->parsed = 1;
-}
-
-/* ------------------------------------------------------------------------- */
 /* Scans                                                                      */
 /* ------------------------------------------------------------------------- */
 
@@ -1208,43 +1109,6 @@ check_frame_against_desc(const jd_frame *f, const rd_frame_desc *desc, uint64_t 
     return RD_OK;
 }
 
-static rd_status
-check_desc(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc, uint8_t *dst,
-           uint64_t dst_cap, uint64_t max_pixels, rd_error *err)
-{
-    uint64_t frame_size, pixels;
-
-    if (desc == NULL || dst == NULL || (src == NULL && src_len != 0))
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG, "JPEG-LS: NULL %s",
-                       desc == NULL ? "frame description"
-                       : dst == NULL ? "output buffer" : "input");
-    if (desc->bits_allocated != 8 && desc->bits_allocated != 16)
-        return rd_fail(err, RD_ERR_UNSUPPORTED, 0, RD_NO_TAG,
-                       "JPEG-LS: Bits Allocated %u is not supported (8 or 16; "
-                       "JPEG-LS samples have 2 to 16 bits)", (unsigned)desc->bits_allocated);
-    frame_size = rd_frame_size(desc);
-    if (frame_size == 0)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG-LS: frame of %u x %u pixels, %u samples of %u bits has no "
-                       "valid size (zero or over 64 bits)",
-                       (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned)desc->samples_per_pixel, (unsigned)desc->bits_allocated);
-    pixels = (uint64_t)desc->rows * desc->columns;
-    if (pixels > max_pixels)
-        return rd_fail(err, RD_ERR_LIMIT, 0, RD_NO_TAG,
-                       "JPEG-LS: frame of %u x %u = %llu pixels exceeds the limit of %llu "
-                       "(limit max_pixels)",
-                       (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned long long)pixels, (unsigned long long)max_pixels);
-    if (frame_size > dst_cap)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG-LS: output buffer holds %llu bytes, the frame needs %llu",
-                       (unsigned long long)dst_cap, (unsigned long long)frame_size);
-    if (src_len == 0)
-        return rd_fail(err, RD_ERR_DECODE, 0, RD_NO_TAG, "JPEG-LS: empty codestream");
-    return RD_OK;
-}
-
 /*
  * The one allocation: line buffers for every component of the frame (two
  * lines of width + 2 samples each; enough for any scan layout) and the
@@ -1279,14 +1143,13 @@ rd_jls_own_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_des
     jd_scan scan;
     jd_contexts contexts;
     jd_output out;
-    jd_header_view view;
     uint64_t max_pixels = RD_DEFAULT_MAX_PIXELS, pos;
     uint32_t flags = 0, max_scans, scans = 0, done_mask = 0, obytes, sign_bits;
     int ybr_to_rgb;
     rd_status st;
 
     rd_read_codec_options(options, &flags, NULL, &max_pixels);
-    st = check_desc(src, src_len, desc, dst, dst_cap, max_pixels, err);
+    st = rd_jls_check_desc(src, src_len, desc, dst, dst_cap, max_pixels, err);
     if (st != RD_OK)
         return st;
     max_scans = RD_CODEC_LIMIT(options, max_scans, RD_DEFAULT_MAX_JPEG_SCANS);
@@ -1300,22 +1163,12 @@ rd_jls_own_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_des
         st = rd_fail(err, RD_ERR_DECODE, 0, RD_NO_TAG, "JPEG-LS: no SOI marker at the start");
         goto cleanup;
     }
-    /* pydicom's sign width and colour-space decision (see jls.c). */
-    read_header_view(src, src_len, &view);
-    sign_bits = view.parsed ? view.precision : desc->bits_stored;
-    if (sign_bits == 0 || sign_bits > 8 * obytes)
-        sign_bits = 8 * obytes;
+    rd_jls_pydicom_rules(src, src_len, desc, flags, &sign_bits, &ybr_to_rgb);
     out.dst = dst;
     out.width = desc->columns;
     out.ncomp = desc->samples_per_pixel;
     out.obytes = obytes;
     out.sign_bits = desc->pixel_representation == 1 && sign_bits < 8 * obytes ? sign_bits : 0;
-    ybr_to_rgb = !(flags & RD_CODEC_KEEP_YBR) && view.parsed && desc->samples_per_pixel == 3
-                 && obytes == 1 && desc->pixel_representation == 0
-                 && !(view.rgb_ids && desc->photometric != RD_PI_RGB) && view.jfif
-                 && desc->photometric != RD_PI_YBR_FULL && desc->photometric != RD_PI_YBR_FULL_422
-                 && desc->photometric != RD_PI_YBR_ICT && desc->photometric != RD_PI_YBR_RCT
-                 && desc->photometric != RD_PI_YBR_PARTIAL_420;
 
     pos = 2;
     for (;;) {

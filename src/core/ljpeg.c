@@ -294,21 +294,6 @@ bits_start(lj_bits *b, const uint8_t *pos, const uint8_t *end)
     b->end = end;
 }
 
-LJ_INLINE uint64_t
-load_be64(const uint8_t *p)
-{
-    uint64_t v;
-    memcpy(&v, p, 8);
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    v = __builtin_bswap64(v);
-#elif !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
-    v = ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40)
-        | ((uint64_t)p[3] << 32) | ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16)
-        | ((uint64_t)p[6] << 8) | (uint64_t)p[7];
-#endif
-    return v;
-}
-
 /*
  * Byte-wise refill: handles FF00 stuffing, stops at a marker (or the end)
  * and from then on appends zero bytes, counted in `zeros`.  The state goes
@@ -355,9 +340,8 @@ LJ_INLINE void
 bits_refill(lj_bits *b)
 {
     if (RD_LIKELY(b->end - b->pos >= 8)) {
-        uint64_t w = load_be64(b->pos);
-        uint64_t x = ~w;
-        if (RD_LIKELY(((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) == 0)) {
+        uint64_t w = rd_be64(b->pos);
+        if (RD_LIKELY(rd_no_ff_byte(w))) {
             b->buf |= w >> b->count;
             b->pos += (63 - b->count) >> 3;
             b->count |= 56;

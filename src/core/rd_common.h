@@ -62,6 +62,33 @@ rd_u32(const uint8_t *p, int little_endian)
         : ((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | (uint32_t)p[3];
 }
 
+/* Eight bytes as one big-endian number: the entropy decoders' bit readers
+ * take a whole word at a time. */
+static inline uint64_t
+rd_be64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    v = __builtin_bswap64(v);
+#elif !(defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__)
+    v = ((uint64_t)p[0] << 56) | ((uint64_t)p[1] << 48) | ((uint64_t)p[2] << 40)
+        | ((uint64_t)p[3] << 32) | ((uint64_t)p[4] << 24) | ((uint64_t)p[5] << 16)
+        | ((uint64_t)p[6] << 8) | (uint64_t)p[7];
+#endif
+    return v;
+}
+
+/* True when none of the 8 bytes of w is 0xFF: where JPEG and JPEG-LS
+ * entropy-coded data holds no stuffing and no marker, so a bit reader may
+ * take all 8 bytes as they are. */
+static inline int
+rd_no_ff_byte(uint64_t w)
+{
+    const uint64_t x = ~w;          /* a 0xFF byte of w is a zero byte of x */
+    return ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) == 0;
+}
+
 /* Tag as (group << 16 | element), each half read in the given byte order. */
 static inline uint32_t
 rd_tag(const uint8_t *p, int little_endian)

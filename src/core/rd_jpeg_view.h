@@ -4,8 +4,8 @@
  * pydicom 3.0.2 decides the colour space of a JPEG or JPEG-LS frame (and,
  * for JPEG-LS, the sign-extension width it calls "jls_precision") from its
  * own walk of the frame's header, pixels.utils._get_jpg_parameters(), not
- * from the decoder.  To give pydicom's values, jpeg.c and jls.c repeat that
- * walk with the same rules; it lives here once, for both.
+ * from the decoder.  To give pydicom's values, jpeg.c, jls.c and jlsdec.c
+ * repeat that walk with the same rules; it lives here once, for all three.
  *
  * The rules: every segment length is trusted; the walk stops at the first
  * SOFn (C0-C3, C5-C7, C9-CB, CD-CF) or SOF55 (F7); the payload of each APPn
