@@ -92,7 +92,7 @@ def available_decoders() -> dict[str, str]:
     decoders[RLE_LOSSLESS] = "rle"
     decoders[DEFLATED_FRAMES] = "deflate"
     names = {_pixels.CODEC_JPEG: "libjpeg-turbo", _pixels.CODEC_JPEG_LOSSLESS: "ljpeg",
-             _pixels.CODEC_JPEG_LS: "charls", _pixels.CODEC_J2K: "openjpeg"}
+             _pixels.CODEC_JPEG_LS: "jpegls", _pixels.CODEC_J2K: "openjpeg"}
     decoders.update({uid: names[codec] for uid, codec in CODECS.items()
                      if _pixels.codec_available(codec)})
     return decoders

@@ -122,7 +122,7 @@ J2K_CODEC = _pixels.CODEC_J2K
 _REQUIREMENT = {
     _pixels.CODEC_JPEG: "rapidicom built with libjpeg-turbo",
     _pixels.CODEC_JPEG_LOSSLESS: "rapidicom",          # its own decoder, always built
-    _pixels.CODEC_JPEG_LS: "rapidicom built with CharLS",
+    _pixels.CODEC_JPEG_LS: "rapidicom",                # its own decoder, always built
     _pixels.CODEC_J2K: "rapidicom built with openjpeg>=2.5",
 }
 
