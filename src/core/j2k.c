@@ -604,7 +604,7 @@ rd_j2k_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
                     const rd_codec_options *options, uint8_t *dst, uint64_t dst_cap,
                     rd_error *err)
 {
-    uint64_t frame_size, pixels, max_pixels = RD_DEFAULT_MAX_PIXELS, chunk;
+    uint64_t max_pixels = RD_DEFAULT_MAX_PIXELS, chunk;
     uint32_t threads = 0;
     j2k_layout layout;
     uint8_t *counts;
@@ -625,23 +625,9 @@ rd_j2k_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
         return rd_fail(err, RD_ERR_UNSUPPORTED, 0, RD_NO_TAG,
                        "JPEG 2000: Bits Allocated %u is not supported (8, 16 or 32)",
                        (unsigned)desc->bits_allocated);
-    pixels = (uint64_t)desc->rows * desc->columns;
-    if (pixels > max_pixels)
-        return rd_fail(err, RD_ERR_LIMIT, 0, RD_NO_TAG,
-                       "JPEG 2000: frame of %u x %u = %llu pixels exceeds the limit of %llu",
-                       (unsigned)desc->columns, (unsigned)desc->rows,
-                       (unsigned long long)pixels, (unsigned long long)max_pixels);
-    frame_size = rd_frame_size(desc);
-    if (frame_size == 0)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG 2000: frame of %u x %u pixels, %u samples of %u bits has no "
-                       "valid size (zero or over 64 bits)",
-                       (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned)desc->samples_per_pixel, (unsigned)desc->bits_allocated);
-    if (frame_size > dst_cap)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG 2000: output buffer holds %llu bytes, the frame needs %llu",
-                       (unsigned long long)dst_cap, (unsigned long long)frame_size);
+    st = rd_check_frame_fits("JPEG 2000", desc, dst_cap, max_pixels, err);
+    if (st != RD_OK)
+        return st;
     if (desc->samples_per_pixel > 16384)
         return rd_fail(err, RD_ERR_UNSUPPORTED, 0, RD_NO_TAG,
                        "JPEG 2000: %u samples per pixel (at most 16384 components)",

@@ -447,27 +447,15 @@ rd_jpeg_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *
                        "(must be 8)", (unsigned)desc->bits_allocated);
     if (desc->bits_stored == 0)
         return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG, "JPEG: Bits Stored is 0");
-    frame_size = rd_frame_size(desc);
-    if (frame_size == 0)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG: frame of %u x %u pixels, %u samples of %u bits has no "
-                       "valid size (zero or over 64 bits)",
-                       (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned)desc->samples_per_pixel, (unsigned)desc->bits_allocated);
+    st = rd_check_frame_fits("JPEG", desc, dst_cap, max_pixels, err);
+    if (st != RD_OK)
+        return st;
     if (desc->samples_per_pixel > 4)
         return rd_fail(err, RD_ERR_UNSUPPORTED, 0, RD_NO_TAG,
                        "JPEG: %u samples per pixel (libjpeg decodes at most 4 components "
                        "here)", (unsigned)desc->samples_per_pixel);
+    frame_size = rd_frame_size(desc);
     pixels = (uint64_t)desc->rows * desc->columns;
-    if (pixels > max_pixels)
-        return rd_fail(err, RD_ERR_LIMIT, 0, RD_NO_TAG,
-                       "JPEG: frame of %u x %u = %llu pixels exceeds the limit of %llu",
-                       (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned long long)pixels, (unsigned long long)max_pixels);
-    if (frame_size > dst_cap)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG: output buffer holds %llu bytes, the frame needs %llu",
-                       (unsigned long long)dst_cap, (unsigned long long)frame_size);
     if (desc->rows > JPEG_MAX_DIMENSION || desc->columns > JPEG_MAX_DIMENSION)
         return rd_fail(err, RD_ERR_DECODE, 0, RD_NO_TAG,
                        "JPEG: the dataset says %u x %u, larger than any JPEG frame "

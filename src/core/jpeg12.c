@@ -867,7 +867,7 @@ rd_jpeg12_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc
 {
     j12_ctx *ctx = NULL;
     j12_out out;
-    uint64_t frame_size, pixels, max_pixels = RD_DEFAULT_MAX_PIXELS, pos;
+    uint64_t max_pixels = RD_DEFAULT_MAX_PIXELS, pos;
     uint32_t bits_stored, ndone = 0;
     int have_sof = 0, nscans = 0;
     rd_status st = RD_OK;
@@ -891,22 +891,9 @@ rd_jpeg12_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc
         return rd_fail(err, RD_ERR_UNSUPPORTED, 0, RD_NO_TAG,
                        "JPEG 12-bit: %u samples per pixel (1 to 4 are supported)",
                        (unsigned)desc->samples_per_pixel);
-    frame_size = rd_frame_size(desc);
-    if (frame_size == 0)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG 12-bit: frame of %u x %u pixels, %u samples has no valid size",
-                       (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned)desc->samples_per_pixel);
-    pixels = (uint64_t)desc->rows * desc->columns;
-    if (pixels > max_pixels)
-        return rd_fail(err, RD_ERR_LIMIT, 0, RD_NO_TAG,
-                       "JPEG 12-bit: frame of %u x %u = %llu pixels exceeds the limit of %llu",
-                       (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned long long)pixels, (unsigned long long)max_pixels);
-    if (frame_size > dst_cap)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG 12-bit: output buffer holds %llu bytes, the frame needs %llu",
-                       (unsigned long long)dst_cap, (unsigned long long)frame_size);
+    st = rd_check_frame_fits("JPEG 12-bit", desc, dst_cap, max_pixels, err);
+    if (st != RD_OK)
+        return st;
     if (src_len > SIZE_MAX)
         return rd_fail(err, RD_ERR_LIMIT, 0, RD_NO_TAG,
                        "JPEG 12-bit: %llu-byte codestream is too large for this platform",

@@ -1010,7 +1010,7 @@ rd_jpeg_lossless_decode_frame(const uint8_t *src, uint64_t src_len, const rd_fra
 {
     lj_frame f;
     lj_out out;
-    uint64_t frame_size, pixels, max_pixels = RD_DEFAULT_MAX_PIXELS, pos;
+    uint64_t pixels, max_pixels = RD_DEFAULT_MAX_PIXELS, pos;
     uint32_t flags = 0, bits_stored;
     int have_sof = 0;
     rd_status st = RD_OK;
@@ -1030,23 +1030,10 @@ rd_jpeg_lossless_decode_frame(const uint8_t *src, uint64_t src_len, const rd_fra
         return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
                        "JPEG lossless: Bits Stored %u with Bits Allocated %u",
                        (unsigned)bits_stored, (unsigned)desc->bits_allocated);
-    frame_size = rd_frame_size(desc);
-    if (frame_size == 0)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG lossless: frame of %u x %u pixels, %u samples of %u bits has "
-                       "no valid size (zero or over 64 bits)",
-                       (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned)desc->samples_per_pixel, (unsigned)desc->bits_allocated);
+    st = rd_check_frame_fits("JPEG lossless", desc, dst_cap, max_pixels, err);
+    if (st != RD_OK)
+        return st;
     pixels = (uint64_t)desc->rows * desc->columns;
-    if (pixels > max_pixels)
-        return rd_fail(err, RD_ERR_LIMIT, 0, RD_NO_TAG,
-                       "JPEG lossless: frame of %u x %u = %llu pixels exceeds the limit "
-                       "of %llu", (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned long long)pixels, (unsigned long long)max_pixels);
-    if (frame_size > dst_cap)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG lossless: output buffer holds %llu bytes, the frame needs %llu",
-                       (unsigned long long)dst_cap, (unsigned long long)frame_size);
     if (src_len > SIZE_MAX)
         return rd_fail(err, RD_ERR_LIMIT, 0, RD_NO_TAG,
                        "JPEG lossless: %llu-byte codestream is too large for this platform",

@@ -113,6 +113,36 @@ rd_fail(rd_error *err, rd_status code, uint64_t offset, uint32_t tag,
     return code;
 }
 
+/* The checks every frame decoder makes before it reads its input: the
+ * frame has a size in 64 bits, at most max_pixels pixels (UINT64_MAX: no
+ * limit) and fits the dst_cap bytes given for it.  Messages start with
+ * `codec`. */
+static inline rd_status
+rd_check_frame_fits(const char *codec, const rd_frame_desc *desc, uint64_t dst_cap,
+                    uint64_t max_pixels, rd_error *err)
+{
+    const uint64_t frame_size = rd_frame_size(desc);
+    const uint64_t pixels = (uint64_t)desc->rows * desc->columns;
+
+    if (frame_size == 0)
+        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
+                       "%s: frame of %u x %u pixels, %u samples of %u bits has no valid size "
+                       "(zero or over 64 bits)", codec, (unsigned)desc->rows,
+                       (unsigned)desc->columns, (unsigned)desc->samples_per_pixel,
+                       (unsigned)desc->bits_allocated);
+    if (pixels > max_pixels)
+        return rd_fail(err, RD_ERR_LIMIT, 0, RD_NO_TAG,
+                       "%s: frame of %u x %u = %llu pixels exceeds the limit of %llu "
+                       "(limit max_pixels)", codec, (unsigned)desc->rows,
+                       (unsigned)desc->columns, (unsigned long long)pixels,
+                       (unsigned long long)max_pixels);
+    if (frame_size > dst_cap)
+        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
+                       "%s: output buffer holds %llu bytes, the frame needs %llu", codec,
+                       (unsigned long long)dst_cap, (unsigned long long)frame_size);
+    return RD_OK;
+}
+
 /* True when the caller's options struct (of `o->size` bytes) has `field`. */
 #define RD_OPTIONS_HAVE(o, field) \
     ((o)->size >= offsetof(rd_codec_options, field) + sizeof((o)->field))

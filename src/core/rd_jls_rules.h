@@ -21,7 +21,7 @@ static inline rd_status
 rd_jls_check_desc(const uint8_t *src, uint64_t src_len, const rd_frame_desc *desc,
                   const uint8_t *dst, uint64_t dst_cap, uint64_t max_pixels, rd_error *err)
 {
-    uint64_t frame_size, pixels;
+    rd_status st;
 
     if (desc == NULL || dst == NULL || (src == NULL && src_len != 0))
         return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG, "JPEG-LS: NULL %s",
@@ -31,24 +31,9 @@ rd_jls_check_desc(const uint8_t *src, uint64_t src_len, const rd_frame_desc *des
         return rd_fail(err, RD_ERR_UNSUPPORTED, 0, RD_NO_TAG,
                        "JPEG-LS: Bits Allocated %u is not supported (8 or 16; "
                        "JPEG-LS samples have 2 to 16 bits)", (unsigned)desc->bits_allocated);
-    frame_size = rd_frame_size(desc);
-    if (frame_size == 0)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG-LS: frame of %u x %u pixels, %u samples of %u bits has no "
-                       "valid size (zero or over 64 bits)",
-                       (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned)desc->samples_per_pixel, (unsigned)desc->bits_allocated);
-    pixels = (uint64_t)desc->rows * desc->columns;
-    if (pixels > max_pixels)
-        return rd_fail(err, RD_ERR_LIMIT, 0, RD_NO_TAG,
-                       "JPEG-LS: frame of %u x %u = %llu pixels exceeds the limit of %llu "
-                       "(limit max_pixels)",
-                       (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned long long)pixels, (unsigned long long)max_pixels);
-    if (frame_size > dst_cap)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "JPEG-LS: output buffer holds %llu bytes, the frame needs %llu",
-                       (unsigned long long)dst_cap, (unsigned long long)frame_size);
+    st = rd_check_frame_fits("JPEG-LS", desc, dst_cap, max_pixels, err);
+    if (st != RD_OK)
+        return st;
     if (src_len > SIZE_MAX)
         return rd_fail(err, RD_ERR_LIMIT, 0, RD_NO_TAG,
                        "JPEG-LS: %llu-byte codestream is too large for this platform",

@@ -315,8 +315,9 @@ rd_rle_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
                     uint8_t *dst, uint64_t dst_cap, rd_error *err)
 {
     uint64_t offsets[RLE_MAX_SEGMENTS];
-    uint64_t frame_size, pixels, stride;
+    uint64_t pixels, stride;
     uint32_t bps, nseg, expected, k;
+    rd_status st;
 
     if (desc == NULL || dst == NULL || (src == NULL && src_len != 0))
         return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
@@ -329,17 +330,9 @@ rd_rle_decode_frame(const uint8_t *src, uint64_t src_len, const rd_frame_desc *d
         return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
                        "RLE: Bits Allocated %u is not a multiple of 8",
                        (unsigned)desc->bits_allocated);
-    frame_size = rd_frame_size(desc);
-    if (frame_size == 0)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "RLE: frame of %u x %u pixels, %u samples of %u bits has no "
-                       "valid size (zero or over 64 bits)",
-                       (unsigned)desc->rows, (unsigned)desc->columns,
-                       (unsigned)desc->samples_per_pixel, (unsigned)desc->bits_allocated);
-    if (frame_size > dst_cap)
-        return rd_fail(err, RD_ERR_INVALID, 0, RD_NO_TAG,
-                       "RLE: output buffer holds %llu bytes, the frame needs %llu",
-                       (unsigned long long)dst_cap, (unsigned long long)frame_size);
+    st = rd_check_frame_fits("RLE", desc, dst_cap, UINT64_MAX, err);
+    if (st != RD_OK)
+        return st;
 
     bps = desc->bits_allocated / 8;
     /* frame_size did not overflow, so neither do its factors. */
