@@ -323,11 +323,9 @@ build_quantizer(int8_t *table, const jd_params *p, int32_t near, int32_t top)
     int32_t d;
     memset(table, -4, (size_t)(top - p->t3 + 1));
     memset(table + top + p->t3, 4, (size_t)(top - p->t3 + 1));
-    for (d = -p->t3 + 1; d < p->t3; d++) {
+    for (d = -p->t3 + 1; d < p->t3; d++) {      /* strictly between -T3 and T3 */
         int8_t q;
-        if (d <= -p->t3)
-            q = -4;
-        else if (d <= -p->t2)
+        if (d <= -p->t2)
             q = -3;
         else if (d <= -p->t1)
             q = -2;
@@ -339,10 +337,8 @@ build_quantizer(int8_t *table, const jd_params *p, int32_t near, int32_t top)
             q = 1;
         else if (d < p->t2)
             q = 2;
-        else if (d < p->t3)
-            q = 3;
         else
-            q = 4;
+            q = 3;
         table[d + top] = q;
     }
 }
