@@ -656,7 +656,8 @@ decode_line_interleaved_impl(jd_scan *scan, const int32_t *prev, int32_t *cur, u
  * They are built twice on x86-64 with GCC: for any CPU, and for CPUs with
  * BMI1/2 and LZCNT (Intel since 2013, AMD since 2015), whose shifts by any
  * register and count of leading zeros (without BSR's dependency on its
- * output register) the bit reader is made of: 10-25% faster.  clang 14's
+ * output register) the bit reader is made of (LZCNT alone measured 8-30%
+ * faster than the same loops with BSR on a Xeon VM).  clang 14's
  * __builtin_cpu_supports does not know "lzcnt", so clang builds (the
  * fuzzers) have the first only; the sanitizer build uses GCC and both.
  */
